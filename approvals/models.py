@@ -1,0 +1,255 @@
+"""Proposed actions, the decisions on them and every attempt to run them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from approvals.choices import (
+    ActionStatus,
+    DecisionChannel,
+    DecisionKind,
+    ExecutionStatus,
+    OverrideMode,
+)
+from policies.choices import RiskLevel
+
+
+class Action(models.Model):
+    """A proposed action and its lifecycle (see DESIGN.md, "The Action lifecycle").
+
+    The approval is bound to `payload_hash`: what runs is exactly what was approved, and an edit
+    is a new `revision` (an ActionRevision row) that needs its own decisions. `required_approvals`
+    is fixed by the gate at proposal time (0 = runs by itself, 2 = critical quorum).
+    `attempts` counts execution claims; the executor's idempotency key is derived from the id,
+    so it is the same on every attempt.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.PositiveIntegerField(editable=False)
+    organization = models.ForeignKey(
+        "teams.Organization", on_delete=models.PROTECT, related_name="actions"
+    )
+    team = models.ForeignKey("teams.Team", on_delete=models.PROTECT, related_name="actions")
+    action_type = models.ForeignKey(
+        "policies.ActionType", on_delete=models.PROTECT, related_name="actions"
+    )
+    agent = models.ForeignKey(
+        "teams.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="actions"
+    )
+    work_item = models.ForeignKey(
+        "workitems.WorkItem",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="actions",
+    )
+    title = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict)
+    payload_hash = models.CharField(max_length=64)
+    revision = models.PositiveIntegerField(default=1)
+    requested_risk = models.CharField(max_length=10, choices=RiskLevel.choices, blank=True)
+    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices)
+    status = models.CharField(max_length=20, choices=ActionStatus.choices, db_index=True)
+    requires_approval = models.BooleanField()
+    required_approvals = models.PositiveSmallIntegerField(default=0)
+    auto_approved = models.BooleanField(default=False)
+    gate_reason = models.CharField(max_length=500)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="proposed_actions",
+    )
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    execution_deadline = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="uniq_action_number"),
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="uniq_action_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ActionStatus.values), name="action_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(risk_level__in=RiskLevel.values), name="action_risk_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(required_approvals__lte=2), name="action_required_approvals_range"
+            ),
+            # An auto-approved action required no approval; a gated one required at least one.
+            models.CheckConstraint(
+                condition=Q(auto_approved=False) | Q(requires_approval=False),
+                name="action_auto_not_gated",
+            ),
+            models.CheckConstraint(
+                condition=Q(requires_approval=False, required_approvals=0)
+                | Q(requires_approval=True, required_approvals__gte=1),
+                name="action_required_approvals_consistent",
+            ),
+            # Critical actions always need the two-person quorum.
+            models.CheckConstraint(
+                condition=~Q(risk_level=RiskLevel.CRITICAL) | Q(required_approvals=2),
+                name="action_critical_quorum",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "status", "-created_at"]),
+            models.Index(fields=["organization", "status", "-created_at"]),
+            models.Index(fields=["status", "expires_at"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.title or self.action_type_id}"
+
+    @property
+    def idempotency_token(self) -> str:
+        """The key sent to executors: stable across attempts, unique per action and revision."""
+        return f"cwa-{self.id}-r{self.revision}"
+
+
+class ActionRevision(models.Model):
+    """A payload edit before approval. Decisions on earlier revisions no longer count."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="revisions")
+    revision = models.PositiveIntegerField()
+    payload = models.JSONField()
+    payload_hash = models.CharField(max_length=64)
+    diff = models.TextField(blank=True)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["action", "revision"]
+        constraints = [
+            models.UniqueConstraint(fields=["action", "revision"], name="uniq_action_revision")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} r{self.revision}"
+
+
+class Decision(models.Model):
+    """One person's approve or reject of one revision of an action."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="decisions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+    )
+    decision = models.CharField(max_length=10, choices=DecisionKind.choices)
+    notes = models.TextField(blank=True)
+    revision = models.PositiveIntegerField()
+    payload_hash = models.CharField(max_length=64)
+    via = models.CharField(max_length=10, choices=DecisionChannel.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            # Quorum counts distinct people: one decision per person per revision.
+            models.UniqueConstraint(
+                fields=["action", "revision", "user"], name="uniq_decision_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__in=DecisionKind.values), name="decision_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.decision}d {self.action}"
+
+
+class Execution(models.Model):
+    """One attempt to run an action. A row in `running` whose worker died is settled by the sweep."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="executions")
+    attempt = models.PositiveSmallIntegerField()
+    status = models.CharField(
+        max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.RUNNING
+    )
+    idempotency_key = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    transient = models.BooleanField(null=True)
+    error = models.TextField(blank=True)
+    response = models.JSONField(default=dict, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["action", "attempt"]
+        constraints = [
+            models.UniqueConstraint(fields=["action", "attempt"], name="uniq_execution_attempt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} attempt {self.attempt}: {self.status}"
+
+
+class AutonomyOverride(models.Model):
+    """An admin's override of the default gate matrix for one (team, action type).
+
+    It can require approval where the matrix would run by itself, or let an action run by itself
+    where the matrix would ask. It never removes the two-person rule for critical actions, and
+    never applies while the team or organization is paused.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="overrides")
+    action_type = models.ForeignKey(
+        "policies.ActionType", on_delete=models.CASCADE, related_name="overrides"
+    )
+    mode = models.CharField(max_length=10, choices=OverrideMode.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "action_type"], name="uniq_override"),
+            models.CheckConstraint(
+                condition=Q(mode__in=OverrideMode.values), name="override_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.action_type.key} → {self.get_mode_display()}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if (
+            self.team_id
+            and self.action_type_id
+            and self.team.organization_id != self.action_type.organization_id
+        ):
+            raise ValidationError(
+                {"action_type": "The action type belongs to another organization."}
+            )

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CwaSiteConfig(AppConfig):
+    name = "cwa_site"
+    verbose_name = "CWA"

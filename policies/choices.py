@@ -1,0 +1,24 @@
+from django.db import models
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2, RiskLevel.CRITICAL: 3}
+
+
+def highest_risk(*levels: str | None) -> str:
+    """The highest of the given risk levels (None ignored)."""
+    present = [level for level in levels if level]
+    return max(present, key=lambda level: RISK_ORDER[RiskLevel(level)])
+
+
+class Executor(models.TextChoices):
+    """Executors implemented in approvals/executors/. Keep in step with that registry."""
+
+    INTERNAL_NOTE = "internal.note", "Internal note (no outside effect)"
+    WEBHOOK_POST = "webhook.post", "HTTPS webhook POST"
