@@ -26,7 +26,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from approvals import dispatch
+from approvals import dispatch, notifications
 from approvals.choices import ActionStatus, ExecutionStatus
 from approvals.executors import (
     ExecutionRequest,
@@ -107,6 +107,7 @@ def _settle_abandoned(action: Action, now: Any) -> list[EventSpec]:
         events.append(
             _event(action, "action.needs_attention", success=False, error=action.last_error)
         )
+        notifications.notify_action_outcome(action, failed=False)
     action.execution_deadline = None
     action.save(
         update_fields=[
@@ -257,6 +258,10 @@ def _finish(
                 elif status == ActionStatus.NEEDS_ATTENTION:
                     events.append(
                         _event(action, "action.needs_attention", success=False, error=error)
+                    )
+                if status in (ActionStatus.FAILED, ActionStatus.NEEDS_ATTENTION):
+                    notifications.notify_action_outcome(
+                        locked, failed=status == ActionStatus.FAILED
                     )
         audit_record_many(organization=action.organization_id, events=events)
 

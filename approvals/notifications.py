@@ -72,3 +72,35 @@ def notify(
             for pk in ids
         ]
     )
+
+
+def notify_users(notifications: list[Notification]) -> list[Notification]:
+    """Store prepared notifications for known users in one insert (bulk decisions use this)."""
+    return Notification.objects.bulk_create(notifications)
+
+
+def notify_action_pending(action: Any) -> None:
+    high = action.risk_level in ("high", "critical")
+    notify(
+        organization_id=action.organization_id,
+        team_id=action.team_id,
+        kind="action.pending",
+        level=Notification.Level.DANGER if high else Notification.Level.INFO,
+        title=f"#{action.number} waits for approval: {action.title}",
+        body=action.gate_reason,
+        action_id=action.pk,
+        exclude_user_id=action.proposed_by_id,
+    )
+
+
+def notify_action_outcome(action: Any, *, failed: bool) -> None:
+    notify(
+        organization_id=action.organization_id,
+        team_id=action.team_id,
+        kind="action.failed" if failed else "action.needs_attention",
+        level=Notification.Level.DANGER,
+        title=(f"#{action.number} failed: " if failed else f"#{action.number} needs attention: ")
+        + action.title,
+        body=action.last_error,
+        action_id=action.pk,
+    )

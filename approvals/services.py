@@ -23,11 +23,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from approvals import dispatch
+from approvals import dispatch, notifications
 from approvals.choices import ActionStatus, DecisionChannel, DecisionKind
 from approvals.executors import REGISTRY
 from approvals.gate import evaluate
-from approvals.models import Action, ActionRevision, AutonomyOverride, Decision
+from approvals.models import Action, ActionRevision, AutonomyOverride, Decision, Notification
 from audit.chain import canonical_json
 from audit.services import EventSpec, audit_record_many, audit_record_standalone
 from cwa_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
@@ -254,6 +254,8 @@ def action_propose(
                 )
                 dispatch.enqueue_execution([action.pk])
             audit_record_many(organization=org, events=events)
+            if verdict.requires_approval:
+                notifications.notify_action_pending(action)
     except IntegrityError:
         # Two proposals with the same idempotency key raced; the other one won.
         if idempotency_key:
@@ -459,6 +461,25 @@ def actions_decide(
             ).update(status=status, **stamps)
         for org_id, specs in events.items():
             audit_record_many(organization=org_id, events=specs)
+        notifications.notify_users(
+            [
+                Notification(
+                    user_id=row.proposed_by_id,
+                    organization_id=row.organization_id,
+                    team_id=row.team_id,
+                    action_id=row.pk,
+                    kind="action.decided",
+                    level=Notification.Level.INFO
+                    if status == ActionStatus.APPROVED
+                    else Notification.Level.WARNING,
+                    title=f"#{row.number} {status} by {actor.get_username()}: {row.title}"[:300],
+                    body=notes,
+                )
+                for status in (ActionStatus.APPROVED, ActionStatus.REJECTED)
+                for row in moved[status]
+                if row.proposed_by_id and row.proposed_by_id != actor.pk
+            ]
+        )
         if moved[ActionStatus.APPROVED]:
             dispatch.enqueue_execution([row.pk for row in moved[ActionStatus.APPROVED]])
 

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from approvals.notifications import notify
 from audit.services import audit_record
 from cwa_site.errors import Conflict, Forbidden, InvalidInput, NotFound
 from teams.choices import AutonomyLevel, OrgRole, Role, TeamStatus
@@ -56,6 +57,16 @@ def team_set_status(*, actor: AbstractBaseUser, team: Team, status: str, reason:
             target=locked,
             team=locked,
             data={"from": before, "to": status, "reason": reason},
+        )
+        notify(
+            organization_id=locked.organization_id,
+            team_id=locked.pk,
+            kind="team.status",
+            audience="members",
+            level="warning" if status == TeamStatus.PAUSED else "info",
+            title=f"{locked.name} was {'paused' if status == TeamStatus.PAUSED else 'resumed'} by "
+            f"{actor.get_username()}",
+            body=reason,
         )
         if status == TeamStatus.ACTIVE:
             _resume_waiting(team_ids=[locked.pk])
