@@ -276,3 +276,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Connector secrets are encrypted at rest with this Fernet key (comma-separated to rotate).
+CWA_ENCRYPTION_KEY = os.environ.get("CWA_ENCRYPTION_KEY", "")

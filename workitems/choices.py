@@ -17,3 +17,13 @@ class WorkItemStatus(models.TextChoices):
     BLOCKED = "blocked", "Blocked"
     STALLED = "stalled", "Stalled"
     DONE = "done", "Done"
+
+
+class ConnectorKind(models.TextChoices):
+    SLACK = "slack", "Slack"
+    LINEAR = "linear", "Linear"
+    JIRA = "jira", "Jira Cloud"
+    GITHUB = "github", "GitHub"
+    ALERTMANAGER = "alertmanager", "Alertmanager"
+    EMAIL = "email", "Inbound e-mail"
+    WEBHOOK = "webhook", "Generic webhook"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
-from workitems.choices import Source, WorkItemStatus
+from workitems import crypto
+from workitems.choices import ConnectorKind, Source, WorkItemStatus
 
 
 class WorkItem(models.Model):
@@ -49,3 +52,71 @@ class WorkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} {self.external_id}: {self.title}"
+
+
+class Connector(models.Model):
+    """A link to one outside tool for one organization.
+
+    Inbound: deliveries arrive at `webhook_url` and are verified with `secret` (the signing secret,
+    or the expected bearer token). Outbound: executors read `credentials` (e.g. a bot token) and
+    `config` (e.g. `base_url`, a default channel). Both secrets are encrypted at rest and never
+    shown back.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "teams.Organization", on_delete=models.CASCADE, related_name="connectors"
+    )
+    kind = models.CharField(max_length=20, choices=ConnectorKind.choices)
+    name = models.CharField(max_length=200)
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="connectors",
+        help_text="Team that work items from this connector belong to by default.",
+    )
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    config = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["secret_encrypted", "credentials_encrypted"])
+
+    class Meta:
+        ordering = ["organization", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="uniq_connector_name"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=ConnectorKind.values), name="connector_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt(value)
+
+    @property
+    def credentials(self) -> str:
+        return crypto.decrypt(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, value: str) -> None:
+        self.credentials_encrypted = crypto.encrypt(value)
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/hooks/{self.kind}/{self.id}/"
+
+    @property
+    def webhook_url(self) -> str:
+        return settings.SITE_URL + self.webhook_path
