@@ -8,7 +8,14 @@ from django.http import HttpRequest
 
 from approvals import services
 from approvals.choices import DecisionChannel, DecisionKind
-from approvals.models import Action, ActionRevision, AutonomyOverride, Decision, Execution
+from approvals.models import (
+    Action,
+    ActionRevision,
+    AutonomyOverride,
+    Decision,
+    Execution,
+    Notification,
+)
 from cwa_site.admin_scoping import OrgScopedAdmin, ReadOnlyAdmin
 from teams.permissions import admin_organization_ids
 
@@ -151,3 +158,11 @@ class AutonomyOverrideAdmin(OrgScopedAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ScopedReadOnly):
+    list_display = ["created_at", "user", "kind", "level", "title", "team", "read_at"]
+    list_filter = ["kind", "level"]
+    search_fields = ["title", "user__username"]
+    list_select_related = ["user", "team"]
