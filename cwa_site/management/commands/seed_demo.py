@@ -250,7 +250,9 @@ class Command(BaseCommand):
         agent, _ = Agent.objects.get_or_create(
             organization=org, name=name, defaults={"description": description, "user": account}
         )
-        agent.allowed_action_types.add(*allowed)
+        missing = set(allowed) - set(agent.allowed_action_types.all())
+        if missing:  # add() records history even when nothing changes
+            agent.allowed_action_types.add(*missing)
         return agent
 
     def _work_item(self, team: Team, external_id: str, title: str, status: str) -> WorkItem:
