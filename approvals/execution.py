@@ -87,7 +87,7 @@ def _settle_abandoned(action: Action, now: Any) -> list[EventSpec]:
             data={"attempt": action.attempts},
         )
     ]
-    if action.action_type.idempotent and action.attempts < action.action_type.max_attempts:
+    if action.action_type.idempotent and action.attempts < action.max_attempts:
         action.status = ActionStatus.APPROVED
         action.next_attempt_at = None
         events.append(
@@ -284,7 +284,7 @@ def action_execute(*, action_id: Any) -> str | None:
     try:
         response = get_executor(executor_type.executor).execute(request)
     except TransientError as exc:
-        if action.attempts < executor_type.max_attempts:
+        if action.attempts < action.max_attempts:
             retry_at = timezone.now() + timedelta(
                 seconds=backoff_seconds(action.attempts, exc.retry_after)
             )
@@ -310,7 +310,7 @@ def action_execute(*, action_id: Any) -> str | None:
         )
         return ActionStatus.FAILED
     except OutcomeUnknown as exc:
-        if executor_type.idempotent and action.attempts < executor_type.max_attempts:
+        if executor_type.idempotent and action.attempts < action.max_attempts:
             retry_at = timezone.now() + timedelta(seconds=backoff_seconds(action.attempts))
             _finish(
                 action,

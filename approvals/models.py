@@ -72,6 +72,11 @@ class Action(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    attempt_limit = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Raised when a person retries; else the action type's max attempts.",
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     execution_deadline = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -121,6 +126,10 @@ class Action(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.title or self.action_type_id}"
+
+    @property
+    def max_attempts(self) -> int:
+        return self.attempt_limit or self.action_type.max_attempts
 
     @property
     def idempotency_token(self) -> str:

@@ -641,3 +641,64 @@ def actions_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int
         for org_id, specs in by_org.items():
             audit_record_many(organization=org_id, events=specs)
     return len(rows)
+
+
+RESOLUTIONS = {
+    "retry": ActionStatus.APPROVED,
+    "succeeded": ActionStatus.SUCCEEDED,
+    "failed": ActionStatus.FAILED,
+}
+
+
+def action_resolve(
+    *, actor: AbstractBaseUser, action_id: Any, resolution: str, notes: str = ""
+) -> Action:
+    """A person settles an action whose outcome was unknown (`needs_attention`): they checked the
+    target system and either retry it (same idempotency key), or record what actually happened.
+    A failed action can be retried the same way."""
+    if resolution not in RESOLUTIONS:
+        raise InvalidInput(
+            "resolution must be 'retry', 'succeeded' or 'failed'.", field="resolution"
+        )
+    with transaction.atomic():
+        action = _locked_visible(actor, action_id)
+        if not has_team_perm(actor, APPROVE, action.team):
+            raise Forbidden(f"You are not an approver of {action.team.name}.")
+        allowed = {ActionStatus.NEEDS_ATTENTION: set(RESOLUTIONS), ActionStatus.FAILED: {"retry"}}
+        if resolution not in allowed.get(action.status, set()):
+            raise Conflict(
+                f"Action #{action.number} is {action.status}; it cannot be marked {resolution}."
+            )
+        before = action.status
+        action.status = RESOLUTIONS[resolution]
+        action.next_attempt_at = None
+        if resolution == "retry":
+            # A fresh run budget: the person has checked that another call is safe.
+            action.attempt_limit = action.attempts + action.action_type.max_attempts
+            action.finished_at = None
+        else:
+            action.finished_at = timezone.now()
+        action.save(
+            update_fields=[
+                "status",
+                "next_attempt_at",
+                "attempt_limit",
+                "finished_at",
+                "updated_at",
+            ]
+        )
+        audit_record_many(
+            organization=action.organization_id,
+            events=[
+                EventSpec(
+                    verb=f"action.resolved_{resolution}",
+                    actor=actor,
+                    target=action,
+                    team=action.team,
+                    data={"from": before, "notes": notes[:1000]},
+                )
+            ],
+        )
+        if resolution == "retry":
+            dispatch.enqueue_execution([action.pk])
+    return action

@@ -245,3 +245,45 @@ def test_webhook_url_must_be_https(team, proposer, org):
     )
     with pytest.raises(InvalidInput, match="https"):
         action_propose(actor=proposer, team=team, action_type=bad, payload={"body": {}})
+
+
+def test_person_resolves_needs_attention(
+    auto_team, proposer, approver, viewer, webhook_type, fake_webhook, run_tasks
+):
+    from approvals.services import action_resolve
+    from cwa_site.errors import Conflict, Forbidden
+
+    webhook_type.timeout_seconds = 1
+    webhook_type.save()
+    fake_webhook.script(Reply(hang=2))
+    action = propose_webhook(auto_team, proposer, webhook_type)
+    assert action_execute(action_id=action.pk) == ActionStatus.NEEDS_ATTENTION
+    with pytest.raises(Forbidden):
+        action_resolve(actor=viewer, action_id=action.pk, resolution="retry")
+    # the person checked the receiver: nothing arrived, so a retry is safe
+    action_resolve(
+        actor=approver, action_id=action.pk, resolution="retry", notes="receiver shows nothing"
+    )
+    fake_webhook.release.set()
+    run_tasks()
+    action.refresh_from_db()
+    assert action.status == ActionStatus.SUCCEEDED and action.attempts == 2
+    with pytest.raises(Conflict):
+        action_resolve(actor=approver, action_id=action.pk, resolution="retry")
+    assert AuditEvent.objects.filter(verb="action.resolved_retry", actor=approver).exists()
+
+
+def test_person_records_outcome_of_needs_attention(
+    auto_team, proposer, approver, webhook_type, fake_webhook
+):
+    from approvals.services import action_resolve
+
+    webhook_type.timeout_seconds = 1
+    webhook_type.save()
+    fake_webhook.script(Reply(hang=2))
+    action = propose_webhook(auto_team, proposer, webhook_type)
+    action_execute(action_id=action.pk)
+    resolved = action_resolve(
+        actor=approver, action_id=action.pk, resolution="succeeded", notes="it went through"
+    )
+    assert resolved.status == ActionStatus.SUCCEEDED and resolved.finished_at is not None
