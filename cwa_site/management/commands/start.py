@@ -58,18 +58,22 @@ class Command(BaseCommand):
             "  (approvers), carol (viewer), mallory (another organization).\n"
         )
         self.stdout.flush()
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        stopping: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: stopping.append(signum))
+        failed = None
         try:
-            while True:
+            while not stopping and failed is None:
                 for name, proc in children.items():
                     if proc.poll() is not None:
-                        self.stderr.write(
-                            f"The {name} process exited with code {proc.returncode}; stopping."
-                        )
-                        raise SystemExit(1)
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            self.stdout.write("\nStopping…")
+                        failed = f"The {name} process exited with code {proc.returncode}; stopping."
+                time.sleep(0.3)
+            # Ctrl-C reaches the whole process group at once, so a child may exit first: that is
+            # a clean stop too, not a crash.
+            time.sleep(0.3)
+            if stopping or any(p.returncode in (0, -signal.SIGINT) for p in children.values()):
+                failed = None
+            self.stdout.write(failed or "\nStopping…")
         finally:
             for proc in children.values():
                 if proc.poll() is None:
@@ -80,3 +84,5 @@ class Command(BaseCommand):
                     proc.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        if failed:
+            raise SystemExit(1)
