@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from approvals import dispatch, notifications
@@ -702,3 +702,74 @@ def action_resolve(
         if resolution == "retry":
             dispatch.enqueue_execution([action.pk])
     return action
+
+
+def actions_remind_and_escalate(*, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Before a pending action expires, remind its approvers once; a high or critical action
+    still undecided after CWA_ESCALATE_AFTER_HOURS is escalated to the organization's admins once.
+    Each action is claimed with a conditional UPDATE, so concurrent sweeps notify once."""
+    now = now or timezone.now()
+    soon = now + timedelta(minutes=settings.CWA_EXPIRY_REMINDER_MINUTES)
+    reminded = escalated = 0
+    with transaction.atomic():
+        due = list(
+            Action.objects.filter(
+                status=ActionStatus.PENDING,
+                reminded_at__isnull=True,
+                expires_at__gt=now,
+                expires_at__lte=soon,
+            ).values_list("pk", flat=True)[:limit]
+        )
+        if due and Action.objects.filter(pk__in=due, reminded_at__isnull=True).update(
+            reminded_at=now
+        ):
+            for action in Action.objects.filter(pk__in=due, reminded_at=now):
+                notifications.notify(
+                    organization_id=action.organization_id,
+                    team_id=action.team_id,
+                    kind="action.expiring",
+                    level=Notification.Level.WARNING,
+                    action_id=action.pk,
+                    title=f"#{action.number} expires at {action.expires_at:%H:%M} UTC: {action.title}",
+                    body="Decide it before it expires; expired actions never run.",
+                    exclude_user_id=action.proposed_by_id,
+                )
+                reminded += 1
+        stale = Q()
+        for risk, hours in settings.CWA_ESCALATE_AFTER_HOURS.items():
+            stale |= Q(risk_level=risk, created_at__lte=now - timedelta(hours=hours))
+        late = list(
+            Action.objects.filter(
+                stale, status=ActionStatus.PENDING, escalated_at__isnull=True
+            ).values_list("pk", flat=True)[:limit]
+        )
+        if late and Action.objects.filter(pk__in=late, escalated_at__isnull=True).update(
+            escalated_at=now
+        ):
+            for action in Action.objects.filter(pk__in=late, escalated_at=now).select_related(
+                "team"
+            ):
+                notifications.notify(
+                    organization_id=action.organization_id,
+                    team_id=None,
+                    kind="action.escalated",
+                    level=Notification.Level.DANGER,
+                    action_id=action.pk,
+                    title=f"#{action.number} ({action.risk_level}) is still undecided: {action.title}",
+                    body=f"Proposed {action.created_at:%Y-%m-%d %H:%M} UTC for {action.team.name}; no "
+                    "approver has decided it yet.",
+                )
+                audit_record_many(
+                    organization=action.organization_id,
+                    events=[
+                        EventSpec(
+                            verb="action.escalated",
+                            actor_label="system",
+                            target=action,
+                            team=action.team_id,
+                            was_automatic=True,
+                        )
+                    ],
+                )
+                escalated += 1
+    return {"reminded": reminded, "escalated": escalated}

@@ -20,6 +20,8 @@ def execute_actions(action_ids: list[str]) -> int:
 
 
 def sweep() -> dict[str, int]:
-    """Every minute: expire what is overdue, settle stuck attempts, start due retries."""
+    """Every minute: expire what is overdue, remind and escalate, settle stuck attempts, start due
+    retries."""
     expired = services.actions_expire_due()
-    return {"expired": expired, **execution.actions_sweep()}
+    nudged = services.actions_remind_and_escalate()
+    return {"expired": expired, **nudged, **execution.actions_sweep()}

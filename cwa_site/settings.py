@@ -245,6 +245,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cwa@localhost")
 # --- CWA behaviour
 # Pending actions expire after this many hours, per effective risk.
 CWA_EXPIRY_HOURS = {"low": 72, "medium": 48, "high": 24, "critical": 12}
+# Approvers are reminded this many minutes before a pending action expires.
+CWA_EXPIRY_REMINDER_MINUTES = env_int("CWA_EXPIRY_REMINDER_MINUTES", 60)
+# High and critical actions still undecided after this many hours are escalated to org admins.
+CWA_ESCALATE_AFTER_HOURS = {"high": 4, "critical": 1}
 # Outbound calls: every call has a timeout (seconds).
 CWA_EXECUTOR_TIMEOUT = float(os.environ.get("CWA_EXECUTOR_TIMEOUT", "10"))
 # Extra seconds after an executor's timeout before an `executing` action counts as stuck.

@@ -306,3 +306,36 @@ def test_bulk_reject_and_critical_partial(team, proposer, approver, critical_typ
     assert outcomes[str(med.pk)].result == "approved"
     rejected = actions_decide(actor=approver, ids=[crit.pk], decision="reject")
     assert rejected[0].result == "already_decided"
+
+
+def test_reminder_before_expiry_once(team, proposer, approver, medium_type):
+    from approvals.models import Notification
+    from approvals.services import actions_remind_and_escalate
+
+    soon = propose(proposer, team, medium_type, "soon")
+    later = propose(proposer, team, medium_type, "later")
+    Action.objects.filter(pk=soon.pk).update(expires_at=timezone.now() + timedelta(minutes=30))
+    assert actions_remind_and_escalate()["reminded"] == 1
+    assert actions_remind_and_escalate()["reminded"] == 0  # once
+    reminders = Notification.objects.filter(kind="action.expiring")
+    assert {n.action_id for n in reminders} == {soon.pk}
+    assert approver.pk in {n.user_id for n in reminders} and proposer.pk not in {
+        n.user_id for n in reminders
+    }
+    assert later.pk not in {n.action_id for n in reminders}
+
+
+def test_stale_high_risk_is_escalated_to_org_admins_once(team, proposer, approver, org_admin, org):
+    from approvals.models import Notification
+    from approvals.services import actions_remind_and_escalate
+
+    high = f.make_action_type(org, "deploy", risk="high")
+    old = propose(proposer, team, high, "old")
+    fresh = propose(proposer, team, high, "fresh")
+    Action.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=5))
+    assert actions_remind_and_escalate()["escalated"] == 1
+    assert actions_remind_and_escalate()["escalated"] == 0
+    escalation = Notification.objects.get(kind="action.escalated")
+    assert escalation.user == org_admin and escalation.action_id == old.pk
+    assert AuditEvent.objects.filter(verb="action.escalated", target_id=str(old.pk)).exists()
+    assert not Notification.objects.filter(kind="action.escalated", action=fresh).exists()
