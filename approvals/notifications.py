@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils import timezone
 
 from approvals.models import Notification
 from teams.choices import OrgRole, Role
@@ -104,3 +105,15 @@ def notify_action_outcome(action: Any, *, failed: bool) -> None:
         body=action.last_error,
         action_id=action.pk,
     )
+
+
+def notifications_mark_read(*, user: Any, ids: list[int] | None = None) -> int:
+    """Mark the user's own notifications read: these ids, or all unread when `ids` is None.
+
+    Other people's ids are silently ignored (they are not the user's to mark). Returns how many
+    changed.
+    """
+    unread = Notification.objects.filter(user_id=user.pk, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())

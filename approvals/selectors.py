@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from approvals.choices import ActionStatus
-from approvals.models import Action
-from teams.permissions import APPROVE, VIEW, team_ids_for
+from approvals.models import Action, Decision, Notification
+from policies.models import ActionType
+from teams.permissions import APPROVE, VIEW, organizations_for, team_ids_for
+
+
+def action_visibility(user: Any) -> Q:
+    """Who sees an action: viewers of its team, and whoever proposed it.
+
+    The proposer clause lets an agent's service account (which proposes by its allow-list, with
+    no team membership) poll the actions it proposed. Services use the same rule, so an action
+    someone can see but not decide answers 403, never 404.
+    """
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    return Q(team_id__in=team_ids_for(user, VIEW)) | Q(proposed_by_id=user.pk)
 
 
 def actions_visible_to(user: Any) -> QuerySet[Action]:
-    """Actions of teams the user may view (filtered in the query: hidden rows simply are not there)."""
-    return Action.objects.filter(team_id__in=team_ids_for(user, VIEW)).select_related(
+    """Actions the user may see (filtered in the query: hidden rows simply are not there)."""
+    return Action.objects.filter(action_visibility(user)).select_related(
         "team", "action_type", "agent", "proposed_by", "work_item"
     )
 
@@ -33,3 +46,30 @@ def action_get_visible(user: Any, action_id: Any) -> Action | None:
         return actions_visible_to(user).get(pk=action_id)
     except (Action.DoesNotExist, ValueError, TypeError):
         return None
+
+
+def action_detail_visible(user: Any, action_id: Any) -> Action | None:
+    """`action_get_visible` with its decisions (and deciders) and executions loaded up front."""
+    try:
+        return (
+            actions_visible_to(user)
+            .prefetch_related(
+                Prefetch("decisions", queryset=Decision.objects.select_related("user")),
+                "executions",
+            )
+            .get(pk=action_id)
+        )
+    except (Action.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+def action_types_visible_to(user: Any) -> QuerySet[ActionType]:
+    """The capability registry of every organization the user belongs to."""
+    return ActionType.objects.filter(organization_id__in=organizations_for(user).values("id"))
+
+
+def notifications_for(user: Any) -> QuerySet[Notification]:
+    """The user's own notifications, newest first."""
+    if not user.is_authenticated:
+        return Notification.objects.none()
+    return Notification.objects.filter(user_id=user.pk).order_by("-created_at", "-id")

@@ -28,6 +28,7 @@ from approvals.choices import ActionStatus, DecisionChannel, DecisionKind
 from approvals.executors import REGISTRY
 from approvals.gate import evaluate
 from approvals.models import Action, ActionRevision, AutonomyOverride, Decision, Notification
+from approvals.selectors import action_visibility
 from audit.chain import canonical_json
 from audit.services import EventSpec, audit_record_many, audit_record_standalone
 from cwa_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
@@ -94,7 +95,7 @@ def _check_may_propose(
         raise InvalidInput(f"Action type {action_type.key} is disabled.", field="action_type")
     if agent is not None:
         if agent.organization_id != team.organization_id:
-            raise NotFound("Team not found.")
+            raise NotFound("Team not found.", field="team")
         reason = None
         if not agent.is_active:
             reason = f"Agent {agent.name} is deactivated."
@@ -116,7 +117,7 @@ def _check_may_propose(
     if actor is None:
         return  # the policy engine proposes as the system; the gate still applies
     if not has_team_perm(actor, VIEW, team):
-        raise NotFound("Team not found.")
+        raise NotFound("Team not found.", field="team")
     if not has_team_perm(actor, APPROVE, team):
         raise Forbidden("Viewers cannot propose actions for this team.")
 
@@ -340,7 +341,7 @@ def actions_decide(
         rows = list(
             Action.objects.select_for_update(of=("self",))
             .select_related("team")
-            .filter(pk__in=wanted, team_id__in=team_ids_for(actor, VIEW))
+            .filter(action_visibility(actor), pk__in=wanted)
             .order_by("pk")
         )
         approver_of = set(
@@ -521,7 +522,7 @@ def _locked_visible(actor: AbstractBaseUser, action_id: Any) -> Action:
         return (
             Action.objects.select_for_update(of=("self",))
             .select_related("team", "action_type")
-            .get(pk=action_id, team_id__in=team_ids_for(actor, VIEW))
+            .get(action_visibility(actor), pk=action_id)
         )
     except (Action.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such action.")

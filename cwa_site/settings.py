@@ -220,6 +220,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "propose": os.environ.get("CWA_THROTTLE_PROPOSE", "600/min"),
         "decide": os.environ.get("CWA_THROTTLE_DECIDE", "600/min"),
+        "token": os.environ.get("CWA_THROTTLE_TOKEN", "30/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -231,6 +232,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` (and three fields share the risk levels): name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "ActionStatusEnum": "approvals.choices.ActionStatus",
+        "ExecutionStatusEnum": "approvals.choices.ExecutionStatus",
+        "TeamStatusEnum": "teams.choices.TeamStatus",
+        "WorkItemStatusEnum": "workitems.choices.WorkItemStatus",
+        "RiskLevelEnum": "policies.choices.RiskLevel",
+    },
 }
 
 # --- E-mail: console in development.

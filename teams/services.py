@@ -243,3 +243,60 @@ def team_create(
             data={"department": department, "autonomy_level": autonomy_level},
         )
     return team
+
+
+def team_update(
+    *,
+    actor: AbstractBaseUser,
+    team: Team,
+    name: str | None = None,
+    department: str | None = None,
+    autonomy_level: str | None = None,
+    status: str | None = None,
+    reason: str = "",
+) -> Team:
+    """Change a team's fields in one transaction (the API's PATCH). Only its admins may.
+
+    Autonomy and status go through `team_set_autonomy` / `team_set_status`, so they are audited
+    and resuming runs what waited; a rename is audited as `team.updated`.
+    """
+    if not has_team_perm(actor, VIEW, team):
+        raise NotFound("Team not found.")
+    if not has_team_perm(actor, ADMINISTER, team):
+        raise Forbidden(f"Only admins of {team.name} can change it.")
+    if name is not None and not name.strip():
+        raise InvalidInput("A team needs a name.", field="name")
+    with transaction.atomic():
+        locked = Team.objects.select_for_update().get(pk=team.pk)
+        changes = {
+            field: [getattr(locked, field), value]
+            for field, value in (("name", name), ("department", department))
+            if value is not None and value != getattr(locked, field)
+        }
+        if changes:
+            if (
+                "name" in changes
+                and Team.objects.filter(organization_id=locked.organization_id, name=name)
+                .exclude(pk=locked.pk)
+                .exists()
+            ):
+                raise Conflict(f"There is already a team named {name!r}.", field="name")
+            for field, (_, value) in changes.items():
+                setattr(locked, field, value)
+            locked._change_reason = reason
+            locked.save(update_fields=list(changes))
+            audit_record(
+                organization=locked.organization_id,
+                verb="team.updated",
+                actor=actor,
+                target=locked,
+                team=locked,
+                data={"changes": changes, "reason": reason},
+            )
+        if autonomy_level is not None:
+            locked = team_set_autonomy(
+                actor=actor, team=locked, autonomy_level=autonomy_level, reason=reason
+            )
+        if status is not None:
+            locked = team_set_status(actor=actor, team=locked, status=status, reason=reason)
+    return locked
