@@ -29,12 +29,14 @@ from django.utils import timezone
 from approvals import dispatch, notifications
 from approvals.choices import ActionStatus, ExecutionStatus
 from approvals.executors import (
+    REGISTRY,
     ExecutionRequest,
     ExecutorError,
     OutcomeUnknown,
     PermanentError,
     TransientError,
     get_executor,
+    may_repeat,
 )
 from approvals.models import Action, Execution
 from audit.services import EventSpec, audit_record_many
@@ -87,7 +89,10 @@ def _settle_abandoned(action: Action, now: Any) -> list[EventSpec]:
             data={"attempt": action.attempts},
         )
     ]
-    if action.action_type.idempotent and action.attempts < action.action_type.max_attempts:
+    repeatable = may_repeat(
+        REGISTRY.get(action.action_type.executor), action.action_type.idempotent
+    )
+    if repeatable and action.attempts < action.action_type.max_attempts:
         action.status = ActionStatus.APPROVED
         action.next_attempt_at = None
         events.append(
@@ -148,11 +153,10 @@ def _claim(action_id: Any) -> tuple[Action, Execution] | None:
             if events:
                 audit_record_many(organization=action.organization_id, events=events)
             return None
+        deadline = now + timedelta(seconds=_timeout(action) + settings.CWA_EXECUTION_GRACE)
         action.attempts += 1
         action.status = ActionStatus.EXECUTING
-        action.execution_deadline = now + timedelta(
-            seconds=_timeout(action) + settings.CWA_EXECUTION_GRACE
-        )
+        action.execution_deadline = deadline
         action.next_attempt_at = None
         action.save(
             update_fields=[
@@ -281,6 +285,7 @@ def action_execute(*, action_id: Any) -> str | None:
         action_id=str(action.pk),
         organization_id=str(action.organization_id),
     )
+    executor = REGISTRY.get(executor_type.executor)
     try:
         response = get_executor(executor_type.executor).execute(request)
     except TransientError as exc:
@@ -310,7 +315,10 @@ def action_execute(*, action_id: Any) -> str | None:
         )
         return ActionStatus.FAILED
     except OutcomeUnknown as exc:
-        if executor_type.idempotent and action.attempts < executor_type.max_attempts:
+        if (
+            may_repeat(executor, executor_type.idempotent)
+            and action.attempts < executor_type.max_attempts
+        ):
             retry_at = timezone.now() + timedelta(seconds=backoff_seconds(action.attempts))
             _finish(
                 action,
@@ -319,6 +327,7 @@ def action_execute(*, action_id: Any) -> str | None:
                 execution_status=ExecutionStatus.UNKNOWN,
                 error=exc.message,
                 transient=True,
+                response=exc.response,
                 retry_at=retry_at,
             )
             return ActionStatus.APPROVED
@@ -328,6 +337,7 @@ def action_execute(*, action_id: Any) -> str | None:
             status=ActionStatus.NEEDS_ATTENTION,
             execution_status=ExecutionStatus.UNKNOWN,
             error=exc.message,
+            response=exc.response,
         )
         return ActionStatus.NEEDS_ATTENTION
     except PermanentError as exc:
