@@ -8,7 +8,14 @@ from django.http import HttpRequest
 
 from approvals import services
 from approvals.choices import DecisionChannel, DecisionKind
-from approvals.models import Action, ActionRevision, AutonomyOverride, Decision, Execution
+from approvals.models import (
+    Action,
+    ActionRevision,
+    AutonomyOverride,
+    CircuitBreaker,
+    Decision,
+    Execution,
+)
 from cwa_site.admin_scoping import OrgScopedAdmin, ReadOnlyAdmin
 from teams.permissions import admin_organization_ids
 
@@ -151,3 +158,52 @@ class AutonomyOverrideAdmin(OrgScopedAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+# --- Circuit breakers (approvals/breaker.py)
+
+
+@admin.action(description="Close selected breakers now (the service is fixed)")
+def reset_breakers(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    from approvals.breaker import breaker_reset
+    from cwa_site.errors import ServiceError
+
+    for breaker in queryset.exclude(state=CircuitBreaker.State.CLOSED):
+        try:
+            breaker_reset(actor=request.user, breaker_id=breaker.pk)
+        except ServiceError as exc:
+            modeladmin.message_user(request, exc.message, messages.WARNING)
+        else:
+            modeladmin.message_user(request, f"{breaker} closed; waiting actions resume.")
+
+
+@admin.register(CircuitBreaker)
+class CircuitBreakerAdmin(ScopedReadOnly):
+    """State only the executor and the sweep change; an admin may close a breaker by hand."""
+
+    list_display = [
+        "executor",
+        "organization",
+        "state",
+        "consecutive_failures",
+        "opened_at",
+        "next_probe_at",
+        "last_failure_at",
+        "last_success_at",
+        "short_error",
+    ]
+    list_filter = ["state", "executor", "organization"]
+    search_fields = ["executor", "last_error"]
+    list_select_related = ["organization"]
+    actions = [reset_breakers]
+
+    @admin.display(description="last error")
+    def short_error(self, obj: CircuitBreaker) -> str:
+        return obj.last_error[:120]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Needed for the admin action on the changelist; the form itself stays read-only.
+        return obj is None and request.user.has_perm("approvals.change_circuitbreaker")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]

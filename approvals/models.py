@@ -290,3 +290,59 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.title}"
+
+
+class CircuitBreaker(models.Model):
+    """Health of one executor for one organization (approvals/breaker.py has the rules).
+
+    `closed`: calls go out. `open`: after `consecutive_failures` reached the threshold, actions
+    wait (they stay approved, `next_attempt_at` = `next_probe_at`) instead of hammering a broken
+    service. `half_open`: from `next_probe_at` on, exactly one action (`probe_action`) is let
+    through; its success closes the breaker and releases the waiting actions, its failure opens
+    it again for a doubled cooldown (`trips` counts the opens since it was last closed).
+    """
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed (calls go out)"
+        OPEN = "open", "Open (actions wait)"
+        HALF_OPEN = "half_open", "Half-open (one probe)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "teams.Organization", on_delete=models.CASCADE, related_name="circuit_breakers"
+    )
+    executor = models.CharField(max_length=50)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    trips = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    probe_action = models.ForeignKey(
+        Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    probe_deadline = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "executor"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "executor"], name="uniq_breaker_per_executor"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["closed", "open", "half_open"]), name="breaker_state_valid"
+            ),
+            # An open or half-open breaker always knows when it opened and when to probe.
+            models.CheckConstraint(
+                condition=Q(state="closed")
+                | Q(opened_at__isnull=False, next_probe_at__isnull=False),
+                name="breaker_open_has_times",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_probe_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.executor} breaker ({self.get_state_display()})"

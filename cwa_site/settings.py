@@ -280,9 +280,14 @@ LOGGING = {
 # --- Connector secrets are encrypted at rest with this Fernet key (comma-separated to rotate).
 CWA_ENCRYPTION_KEY = os.environ.get("CWA_ENCRYPTION_KEY", "")
 
-# --- Outbound executors (approvals/executors/).
+# --- Outbound executors (approvals/executors/) and their circuit breaker.
 # API base URLs; a connector's config["base_url"] overrides them (tests point both at loopback).
 CWA_SLACK_API_URL = env_str("CWA_SLACK_API_URL", "https://slack.com/api").rstrip("/")
 CWA_LINEAR_API_URL = env_str("CWA_LINEAR_API_URL", "https://api.linear.app/graphql")
 # Jira Cloud has no global URL: each site is https://<site>.atlassian.net (connector base_url).
 CWA_JIRA_BASE_URL = env_str("CWA_JIRA_BASE_URL", "").rstrip("/")
+# Circuit breaker per (organization, executor): opens after this many consecutive failures,
+# probes again after the cooldown, which doubles on every failed probe up to the maximum.
+CWA_BREAKER_FAILURES = env_int("CWA_BREAKER_FAILURES", 5)
+CWA_BREAKER_COOLDOWN_SECONDS = env_int("CWA_BREAKER_COOLDOWN_SECONDS", 60)
+CWA_BREAKER_MAX_COOLDOWN_SECONDS = env_int("CWA_BREAKER_MAX_COOLDOWN_SECONDS", 1800)

@@ -34,7 +34,7 @@ ORG_ADMIN_PERMISSIONS = {
     "workitems": ["workitem"],
 }
 ORG_ADMIN_VIEW_ONLY = {
-    "approvals": ["action", "decision", "execution", "actionrevision"],
+    "approvals": ["action", "decision", "execution", "actionrevision", "circuitbreaker"],
     "audit": ["auditevent"],
     "auth": ["user"],
 }
@@ -183,7 +183,8 @@ class Command(BaseCommand):
                 codename__startswith="view_",
             )
         perms += Permission.objects.filter(
-            content_type__app_label="approvals", codename="change_action"
+            content_type__app_label="approvals",
+            codename__in=["change_action", "change_circuitbreaker"],
         )
         group.permissions.add(*perms)
         return group
