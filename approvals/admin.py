@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -15,9 +16,13 @@ from approvals.models import (
     CircuitBreaker,
     Decision,
     Execution,
+    SlackMessage,
+    SlackRoute,
 )
 from cwa_site.admin_scoping import OrgScopedAdmin, ReadOnlyAdmin
 from teams.permissions import admin_organization_ids
+from workitems.choices import ConnectorKind
+from workitems.models import Connector
 
 
 class ScopedReadOnly(ReadOnlyAdmin):
@@ -160,7 +165,7 @@ class AutonomyOverrideAdmin(OrgScopedAdmin):
         super().save_model(request, obj, form, change)
 
 
-# --- Circuit breakers (approvals/breaker.py)
+# --- Circuit breakers and Slack (approvals/breaker.py, approvals/slack/)
 
 
 @admin.action(description="Close selected breakers now (the service is fixed)")
@@ -207,3 +212,40 @@ class CircuitBreakerAdmin(ScopedReadOnly):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
+
+
+class SlackRouteForm(forms.ModelForm):
+    class Meta:
+        model = SlackRoute
+        fields = ["team", "connector", "channel", "enabled"]
+
+
+@admin.register(SlackRoute)
+class SlackRouteAdmin(OrgScopedAdmin):
+    """Which teams' pending actions are posted to which Slack channel."""
+
+    form = SlackRouteForm
+    org_path = "team__organization"
+    list_display = ["team", "connector", "channel", "enabled", "created_at"]
+    list_filter = ["enabled", "team__organization"]
+    search_fields = ["team__name", "channel"]
+    list_select_related = ["team", "connector"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "connector":
+            connectors = Connector.objects.filter(kind=ConnectorKind.SLACK)
+            if not request.user.is_superuser:
+                connectors = connectors.filter(
+                    organization__in=admin_organization_ids(request.user)
+                )
+            kwargs["queryset"] = connectors
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(SlackMessage)
+class SlackMessageAdmin(ScopedReadOnly):
+    org_path = "action__organization"
+    list_display = ["action", "channel", "state", "ts", "attempts", "created_at", "rendered_at"]
+    list_filter = ["state"]
+    search_fields = ["channel", "ts", "error"]
+    list_select_related = ["action"]

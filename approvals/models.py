@@ -346,3 +346,82 @@ class CircuitBreaker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.executor} breaker ({self.get_state_display()})"
+
+
+class SlackRoute(models.Model):
+    """Post a team's pending actions to a Slack channel, with Approve / Reject buttons."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="slack_routes")
+    connector = models.ForeignKey(
+        "workitems.Connector", on_delete=models.CASCADE, related_name="slack_routes"
+    )
+    channel = models.CharField(max_length=80, help_text="Channel id (C0123…) or name.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["team", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "connector", "channel"], name="uniq_slack_route"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} → Slack {self.channel}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.connector_id and self.connector.kind != "slack":
+            raise ValidationError({"connector": "Choose a Slack connector."})
+        if (
+            self.team_id
+            and self.connector_id
+            and self.team.organization_id != self.connector.organization_id
+        ):
+            raise ValidationError({"connector": "The connector belongs to another organization."})
+
+
+class SlackMessage(models.Model):
+    """One Slack message showing one action (posted by a SlackRoute or clicked in Slack).
+
+    The row is written before chat.postMessage is called (`state=posting`), so a redelivered
+    task never posts the action twice; `rendered_at` tells the sync which messages are stale.
+    """
+
+    class State(models.TextChoices):
+        POSTING = "posting", "Posting"
+        POSTED = "posted", "Posted"
+        RETRY = "retry", "Failed, will retry"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="slack_messages")
+    connector = models.ForeignKey(
+        "workitems.Connector", on_delete=models.CASCADE, related_name="slack_messages"
+    )
+    channel = models.CharField(max_length=80, help_text="As the route names it.")
+    channel_id = models.CharField(max_length=40, blank=True, help_text="As Slack answered it.")
+    ts = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.POSTING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "connector", "channel"], name="uniq_slack_message_per_channel"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "rendered_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} in Slack {self.channel}"

@@ -30,11 +30,18 @@ from workitems.models import WorkItem
 ORG_ADMIN_PERMISSIONS = {
     "teams": ["organization", "organizationmember", "team", "membership", "agent", "userprofile"],
     "policies": ["actiontype"],
-    "approvals": ["autonomyoverride"],
+    "approvals": ["autonomyoverride", "slackroute"],
     "workitems": ["workitem"],
 }
 ORG_ADMIN_VIEW_ONLY = {
-    "approvals": ["action", "decision", "execution", "actionrevision", "circuitbreaker"],
+    "approvals": [
+        "action",
+        "decision",
+        "execution",
+        "actionrevision",
+        "circuitbreaker",
+        "slackmessage",
+    ],
     "audit": ["auditevent"],
     "auth": ["user"],
 }
