@@ -12,6 +12,7 @@ from typing import Any
 
 from approvals.choices import ActionStatus, DecisionKind
 from approvals.models import Action, Decision
+from teams.models import UserProfile
 
 APPROVE = "cwa_approve"
 REJECT = "cwa_reject"
@@ -147,8 +148,6 @@ def render(shown: Shown) -> dict[str, Any]:
 
 def load(action_ids: list[Any]) -> dict[Any, Shown]:
     """Everything `render` needs for these actions, in three queries whatever their number."""
-    from teams.models import UserProfile
-
     actions = Action.objects.filter(pk__in=action_ids).select_related(
         "team", "action_type", "agent", "proposed_by"
     )

@@ -10,6 +10,7 @@ lead to are, by the decide service).
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,7 +67,8 @@ def _claim(action: Action, route: SlackRoute) -> SlackMessage | None:
 
 def post_pending(*, action_id: Any) -> int:
     """Post a pending action to every enabled route of its team. Safe to run twice."""
-    shown = blocks.load([action_id]).get(_uuid(action_id))
+    pk = _uuid(action_id)
+    shown = blocks.load([pk]).get(pk) if pk else None
     if shown is None or shown.action.status != ActionStatus.PENDING:
         return 0
     action = shown.action
@@ -115,9 +117,7 @@ def _save(message: SlackMessage, **fields: Any) -> None:
     SlackMessage.objects.filter(pk=message.pk).update(**fields)
 
 
-def _uuid(value: Any) -> Any:
-    import uuid
-
+def _uuid(value: Any) -> uuid.UUID | None:
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
