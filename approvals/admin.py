@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -12,12 +13,17 @@ from approvals.models import (
     Action,
     ActionRevision,
     AutonomyOverride,
+    CircuitBreaker,
     Decision,
     Execution,
     Notification,
+    SlackMessage,
+    SlackRoute,
 )
 from cwa_site.admin_scoping import OrgScopedAdmin, ReadOnlyAdmin
 from teams.permissions import admin_organization_ids
+from workitems.choices import ConnectorKind
+from workitems.models import Connector
 
 
 class ScopedReadOnly(ReadOnlyAdmin):
@@ -166,3 +172,89 @@ class NotificationAdmin(ScopedReadOnly):
     list_filter = ["kind", "level"]
     search_fields = ["title", "user__username"]
     list_select_related = ["user", "team"]
+
+
+# --- Circuit breakers and Slack (approvals/breaker.py, approvals/slack/)
+
+
+@admin.action(description="Close selected breakers now (the service is fixed)")
+def reset_breakers(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    from approvals.breaker import breaker_reset
+    from cwa_site.errors import ServiceError
+
+    for breaker in queryset.exclude(state=CircuitBreaker.State.CLOSED):
+        try:
+            breaker_reset(actor=request.user, breaker_id=breaker.pk)
+        except ServiceError as exc:
+            modeladmin.message_user(request, exc.message, messages.WARNING)
+        else:
+            modeladmin.message_user(request, f"{breaker} closed; waiting actions resume.")
+
+
+@admin.register(CircuitBreaker)
+class CircuitBreakerAdmin(ScopedReadOnly):
+    """State only the executor and the sweep change; an admin may close a breaker by hand."""
+
+    list_display = [
+        "executor",
+        "organization",
+        "state",
+        "consecutive_failures",
+        "opened_at",
+        "next_probe_at",
+        "last_failure_at",
+        "last_success_at",
+        "short_error",
+    ]
+    list_filter = ["state", "executor", "organization"]
+    search_fields = ["executor", "last_error"]
+    list_select_related = ["organization"]
+    actions = [reset_breakers]
+
+    @admin.display(description="last error")
+    def short_error(self, obj: CircuitBreaker) -> str:
+        return obj.last_error[:120]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Needed for the admin action on the changelist; the form itself stays read-only.
+        return obj is None and request.user.has_perm("approvals.change_circuitbreaker")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+
+class SlackRouteForm(forms.ModelForm):
+    class Meta:
+        model = SlackRoute
+        fields = ["team", "connector", "channel", "enabled"]
+
+
+@admin.register(SlackRoute)
+class SlackRouteAdmin(OrgScopedAdmin):
+    """Which teams' pending actions are posted to which Slack channel."""
+
+    form = SlackRouteForm
+    org_path = "team__organization"
+    list_display = ["team", "connector", "channel", "enabled", "created_at"]
+    list_filter = ["enabled", "team__organization"]
+    search_fields = ["team__name", "channel"]
+    list_select_related = ["team", "connector"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "connector":
+            connectors = Connector.objects.filter(kind=ConnectorKind.SLACK)
+            if not request.user.is_superuser:
+                connectors = connectors.filter(
+                    organization__in=admin_organization_ids(request.user)
+                )
+            kwargs["queryset"] = connectors
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(SlackMessage)
+class SlackMessageAdmin(ScopedReadOnly):
+    org_path = "action__organization"
+    list_display = ["action", "channel", "state", "ts", "attempts", "created_at", "rendered_at"]
+    list_filter = ["state"]
+    search_fields = ["channel", "ts", "error"]
+    list_select_related = ["action"]

@@ -10,6 +10,10 @@ A worker that dies between 1 and 3 leaves the action `executing` with a `running
 Whoever finds it after its deadline (task redelivery or the periodic sweep) settles it: an
 idempotent executor is tried again with the same key; anything else goes to `needs_attention`,
 because the side effect may have happened and a blind retry could do it twice.
+
+The circuit breaker (approvals/breaker.py) is consulted in the claim and updated in the settle,
+inside the same transactions: while it is open the claim leaves the action `approved` with
+`next_attempt_at` at the next probe time and calls nothing.
 """
 
 from __future__ import annotations
@@ -27,14 +31,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals import dispatch, notifications
+from approvals.breaker import breaker_admit, breaker_is_holding, breaker_probes_due, breaker_record
 from approvals.choices import ActionStatus, ExecutionStatus
 from approvals.executors import (
+    REGISTRY,
     ExecutionRequest,
     ExecutorError,
     OutcomeUnknown,
     PermanentError,
     TransientError,
     get_executor,
+    may_repeat,
 )
 from approvals.models import Action, Execution
 from audit.services import EventSpec, audit_record_many
@@ -87,7 +94,10 @@ def _settle_abandoned(action: Action, now: Any) -> list[EventSpec]:
             data={"attempt": action.attempts},
         )
     ]
-    if action.action_type.idempotent and action.attempts < action.max_attempts:
+    repeatable = may_repeat(
+        REGISTRY.get(action.action_type.executor), action.action_type.idempotent
+    )
+    if repeatable and action.attempts < action.max_attempts:
         action.status = ActionStatus.APPROVED
         action.next_attempt_at = None
         events.append(
@@ -148,11 +158,31 @@ def _claim(action_id: Any) -> tuple[Action, Execution] | None:
             if events:
                 audit_record_many(organization=action.organization_id, events=events)
             return None
+        deadline = now + timedelta(seconds=_timeout(action) + settings.CWA_EXECUTION_GRACE)
+        admission = breaker_admit(action=action, deadline=deadline, now=now)
+        if not admission.allowed:
+            # The service is failing: wait for the breaker instead of calling (no attempt used).
+            if action.next_attempt_at != admission.until:
+                action.next_attempt_at = admission.until
+                action.save(update_fields=["next_attempt_at", "updated_at"])
+                events.append(
+                    _event(
+                        action,
+                        "execution.held",
+                        data={
+                            "executor": action.action_type.executor,
+                            "until": admission.until.isoformat() if admission.until else None,
+                            "reason": "circuit breaker open",
+                        },
+                    )
+                )
+            if events:
+                audit_record_many(organization=action.organization_id, events=events)
+            return None
+        events.extend(admission.events)
         action.attempts += 1
         action.status = ActionStatus.EXECUTING
-        action.execution_deadline = now + timedelta(
-            seconds=_timeout(action) + settings.CWA_EXECUTION_GRACE
-        )
+        action.execution_deadline = deadline
         action.next_attempt_at = None
         action.save(
             update_fields=[
@@ -191,8 +221,14 @@ def _finish(
     transient: bool | None = None,
     response: dict[str, Any] | None = None,
     retry_at: Any = None,
+    healthy: bool | None = None,
+    retry_after: float | None = None,
 ) -> None:
+    """Record the attempt's outcome. `healthy` feeds the circuit breaker: True when the service
+    answered (success or a permanent refusal), False when it failed (transient or unknown),
+    None when the attempt says nothing about the service (an executor bug)."""
     now = timezone.now()
+    released: list[Any] = []
     with transaction.atomic():
         # Only the claimant settles its attempt: if the sweep already declared it abandoned,
         # this late result is recorded on the execution but the action is not moved again.
@@ -263,7 +299,20 @@ def _finish(
                     notifications.notify_action_outcome(
                         locked, failed=status == ActionStatus.FAILED
                     )
+        if healthy is not None:
+            breaker_events, released = breaker_record(
+                organization_id=action.organization_id,
+                executor=action.action_type.executor,
+                action_id=action.pk,
+                ok=healthy,
+                error=error,
+                retry_after=retry_after,
+                now=now,
+            )
+            events.extend(breaker_events)
         audit_record_many(organization=action.organization_id, events=events)
+        # The breaker closed: the actions it held are due (enqueued with this commit).
+        dispatch.enqueue_execution(released)
 
 
 def action_execute(*, action_id: Any) -> str | None:
@@ -281,6 +330,7 @@ def action_execute(*, action_id: Any) -> str | None:
         action_id=str(action.pk),
         organization_id=str(action.organization_id),
     )
+    executor = REGISTRY.get(executor_type.executor)
     try:
         response = get_executor(executor_type.executor).execute(request)
     except TransientError as exc:
@@ -297,6 +347,8 @@ def action_execute(*, action_id: Any) -> str | None:
                 transient=True,
                 response=exc.response,
                 retry_at=retry_at,
+                healthy=False,
+                retry_after=exc.retry_after,
             )
             return ActionStatus.APPROVED
         _finish(
@@ -307,10 +359,12 @@ def action_execute(*, action_id: Any) -> str | None:
             error=f"{exc.message} (gave up after {action.attempts} attempts)",
             transient=True,
             response=exc.response,
+            healthy=False,
+            retry_after=exc.retry_after,
         )
         return ActionStatus.FAILED
     except OutcomeUnknown as exc:
-        if executor_type.idempotent and action.attempts < action.max_attempts:
+        if may_repeat(executor, executor_type.idempotent) and action.attempts < action.max_attempts:
             retry_at = timezone.now() + timedelta(seconds=backoff_seconds(action.attempts))
             _finish(
                 action,
@@ -319,7 +373,9 @@ def action_execute(*, action_id: Any) -> str | None:
                 execution_status=ExecutionStatus.UNKNOWN,
                 error=exc.message,
                 transient=True,
+                response=exc.response,
                 retry_at=retry_at,
+                healthy=False,
             )
             return ActionStatus.APPROVED
         _finish(
@@ -328,6 +384,8 @@ def action_execute(*, action_id: Any) -> str | None:
             status=ActionStatus.NEEDS_ATTENTION,
             execution_status=ExecutionStatus.UNKNOWN,
             error=exc.message,
+            response=exc.response,
+            healthy=False,
         )
         return ActionStatus.NEEDS_ATTENTION
     except PermanentError as exc:
@@ -339,6 +397,8 @@ def action_execute(*, action_id: Any) -> str | None:
             error=exc.message,
             transient=False,
             response=exc.response,
+            # The service answered (it is up; this request cannot work), unless nothing was sent.
+            healthy=True if exc.reached else None,
         )
         return ActionStatus.FAILED
     except ExecutorError as exc:  # pragma: no cover - the three above cover the hierarchy
@@ -367,25 +427,29 @@ def action_execute(*, action_id: Any) -> str | None:
         status=ActionStatus.SUCCEEDED,
         execution_status=ExecutionStatus.SUCCEEDED,
         response=response,
+        healthy=True,
     )
     return ActionStatus.SUCCEEDED
 
 
 def actions_sweep(*, now: Any = None) -> dict[str, int]:
-    """The periodic safety net: start due retries, settle attempts whose worker vanished, and
-    pick up approved actions whose team or organization was resumed."""
+    """The periodic safety net: start due retries, settle attempts whose worker vanished, pick
+    up approved actions whose team or organization was resumed, and start breaker probes."""
     now = now or timezone.now()
     # Approved actions normally have a task queued already; only re-enqueue those whose retry is
     # due or whose task should long have run (lost with a crashed broker row, or held by a pause).
     forgotten = now - timedelta(seconds=settings.Q_CLUSTER["retry"])
+    # Actions held by an open breaker are not due: only its probe is (one per breaker).
     due = list(
         Action.objects.filter(status=ActionStatus.APPROVED)
         .filter(organization__automation_paused=False, team__status=TeamStatus.ACTIVE)
         .filter(
             Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, updated_at__lte=forgotten)
         )
+        .exclude(breaker_is_holding())
         .values_list("pk", flat=True)[:1000]
     )
+    due.extend(pk for pk in breaker_probes_due(now=now) if pk not in due)
     stuck = list(
         Action.objects.filter(
             status=ActionStatus.EXECUTING, execution_deadline__lte=now

@@ -301,3 +301,138 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.title}"
+
+
+class CircuitBreaker(models.Model):
+    """Health of one executor for one organization (approvals/breaker.py has the rules).
+
+    `closed`: calls go out. `open`: after `consecutive_failures` reached the threshold, actions
+    wait (they stay approved, `next_attempt_at` = `next_probe_at`) instead of hammering a broken
+    service. `half_open`: from `next_probe_at` on, exactly one action (`probe_action`) is let
+    through; its success closes the breaker and releases the waiting actions, its failure opens
+    it again for a doubled cooldown (`trips` counts the opens since it was last closed).
+    """
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed (calls go out)"
+        OPEN = "open", "Open (actions wait)"
+        HALF_OPEN = "half_open", "Half-open (one probe)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "teams.Organization", on_delete=models.CASCADE, related_name="circuit_breakers"
+    )
+    executor = models.CharField(max_length=50)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    trips = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    probe_action = models.ForeignKey(
+        Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    probe_deadline = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "executor"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "executor"], name="uniq_breaker_per_executor"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["closed", "open", "half_open"]), name="breaker_state_valid"
+            ),
+            # An open or half-open breaker always knows when it opened and when to probe.
+            models.CheckConstraint(
+                condition=Q(state="closed")
+                | Q(opened_at__isnull=False, next_probe_at__isnull=False),
+                name="breaker_open_has_times",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_probe_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.executor} breaker ({self.get_state_display()})"
+
+
+class SlackRoute(models.Model):
+    """Post a team's pending actions to a Slack channel, with Approve / Reject buttons."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="slack_routes")
+    connector = models.ForeignKey(
+        "workitems.Connector", on_delete=models.CASCADE, related_name="slack_routes"
+    )
+    channel = models.CharField(max_length=80, help_text="Channel id (C0123…) or name.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["team", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "connector", "channel"], name="uniq_slack_route"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} → Slack {self.channel}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.connector_id and self.connector.kind != "slack":
+            raise ValidationError({"connector": "Choose a Slack connector."})
+        if (
+            self.team_id
+            and self.connector_id
+            and self.team.organization_id != self.connector.organization_id
+        ):
+            raise ValidationError({"connector": "The connector belongs to another organization."})
+
+
+class SlackMessage(models.Model):
+    """One Slack message showing one action (posted by a SlackRoute or clicked in Slack).
+
+    The row is written before chat.postMessage is called (`state=posting`), so a redelivered
+    task never posts the action twice; `rendered_at` tells the sync which messages are stale.
+    """
+
+    class State(models.TextChoices):
+        POSTING = "posting", "Posting"
+        POSTED = "posted", "Posted"
+        RETRY = "retry", "Failed, will retry"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="slack_messages")
+    connector = models.ForeignKey(
+        "workitems.Connector", on_delete=models.CASCADE, related_name="slack_messages"
+    )
+    channel = models.CharField(max_length=80, help_text="As the route names it.")
+    channel_id = models.CharField(max_length=40, blank=True, help_text="As Slack answered it.")
+    ts = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.POSTING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "connector", "channel"], name="uniq_slack_message_per_channel"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "rendered_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} in Slack {self.channel}"

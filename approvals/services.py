@@ -29,6 +29,7 @@ from approvals.executors import REGISTRY
 from approvals.gate import evaluate
 from approvals.models import Action, ActionRevision, AutonomyOverride, Decision, Notification
 from approvals.selectors import action_visibility
+from approvals.slack import messages as slack_messages
 from audit.chain import canonical_json
 from audit.services import EventSpec, audit_record_many, audit_record_standalone
 from cwa_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
@@ -257,6 +258,7 @@ def action_propose(
             audit_record_many(organization=org, events=events)
             if verdict.requires_approval:
                 notifications.notify_action_pending(action)
+                slack_messages.enqueue_post_pending(action)
     except IntegrityError:
         # Two proposals with the same idempotency key raced; the other one won.
         if idempotency_key:

@@ -292,3 +292,21 @@ LOGGING = {
 
 # --- Connector secrets are encrypted at rest with this Fernet key (comma-separated to rotate).
 CWA_ENCRYPTION_KEY = os.environ.get("CWA_ENCRYPTION_KEY", "")
+
+# --- Outbound executors and Slack approvals (approvals/executors/, approvals/slack/).
+# API base URLs; a connector's config["base_url"] overrides them (tests point both at loopback).
+CWA_SLACK_API_URL = env_str("CWA_SLACK_API_URL", "https://slack.com/api").rstrip("/")
+CWA_LINEAR_API_URL = env_str("CWA_LINEAR_API_URL", "https://api.linear.app/graphql")
+# Jira Cloud has no global URL: each site is https://<site>.atlassian.net (connector base_url).
+CWA_JIRA_BASE_URL = env_str("CWA_JIRA_BASE_URL", "").rstrip("/")
+# Slack hands us response_url values; we only ever POST to these prefixes.
+CWA_SLACK_RESPONSE_URL_PREFIXES = env_list(
+    "CWA_SLACK_RESPONSE_URL_PREFIXES", "https://hooks.slack.com/"
+)
+# Our own calls to Slack (posting pending actions, updating them) time out after this.
+CWA_SLACK_TIMEOUT = float(os.environ.get("CWA_SLACK_TIMEOUT", "5"))
+# Circuit breaker per (organization, executor): opens after this many consecutive failures,
+# probes again after the cooldown, which doubles on every failed probe up to the maximum.
+CWA_BREAKER_FAILURES = env_int("CWA_BREAKER_FAILURES", 5)
+CWA_BREAKER_COOLDOWN_SECONDS = env_int("CWA_BREAKER_COOLDOWN_SECONDS", 60)
+CWA_BREAKER_MAX_COOLDOWN_SECONDS = env_int("CWA_BREAKER_MAX_COOLDOWN_SECONDS", 1800)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("cwa_site.api_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("slack/", include("approvals.slack.urls")),
 ]
 
 if settings.DEBUG:

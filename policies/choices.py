@@ -22,3 +22,9 @@ class Executor(models.TextChoices):
 
     INTERNAL_NOTE = "internal.note", "Internal note (no outside effect)"
     WEBHOOK_POST = "webhook.post", "HTTPS webhook POST"
+    SLACK_POST_MESSAGE = "slack.post_message", "Slack: post a message (chat.postMessage)"
+    LINEAR_COMMENT = "linear.comment", "Linear: comment on an issue"
+    LINEAR_ISSUE_UPDATE = "linear.issue_update", "Linear: update an issue"
+    JIRA_COMMENT = "jira.comment", "Jira Cloud: comment on an issue"
+    JIRA_TRANSITION = "jira.transition", "Jira Cloud: transition an issue"
+    EMAIL_SEND = "email.send", "E-mail (Django mail backend)"

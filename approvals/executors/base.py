@@ -33,7 +33,17 @@ class TransientError(ExecutorError):
 
 
 class PermanentError(ExecutorError):
-    """Trying again will not help (bad request, unknown channel, revoked credentials)."""
+    """Trying again will not help (bad request, unknown channel, revoked credentials).
+
+    `reached` is False when the request never left (no connector, no channel, a bad URL): such
+    a failure says nothing about the service's health, so the circuit breaker ignores it.
+    """
+
+    def __init__(
+        self, message: str, *, response: dict[str, Any] | None = None, reached: bool = True
+    ) -> None:
+        super().__init__(message, response=response)
+        self.reached = reached
 
 
 class OutcomeUnknown(ExecutorError):
@@ -54,7 +64,18 @@ class ExecutionRequest:
 
 
 class Executor:
+    """One kind of side effect.
+
+    `repeatable` is what the executor knows about running the same action twice: True when a
+    repeat cannot cause a second effect (no outside effect, or the remote side de-duplicates on
+    an id we derive from the idempotency key), False when it would (Slack, Jira comments,
+    e-mail), None when it depends on the receiver (webhooks). The action type's `idempotent`
+    flag is the admin's statement; an attempt is retried after an unknown outcome only when the
+    flag is set and the executor is not known to be unrepeatable (see `may_repeat`).
+    """
+
     key: ClassVar[str]
+    repeatable: ClassVar[bool | None] = None
 
     def validate_payload(self, payload: dict[str, Any], config: dict[str, Any]) -> dict[str, str]:
         """Field errors for a payload this executor cannot run ({} when fine). Checked at
@@ -67,3 +88,10 @@ class Executor:
 
     def execute(self, request: ExecutionRequest) -> dict[str, Any]:
         raise NotImplementedError
+
+
+def may_repeat(executor: Executor | None, declared_idempotent: bool) -> bool:
+    """Whether an attempt whose outcome is unknown may be retried with the same key."""
+    if executor is None or executor.repeatable is False:
+        return False
+    return declared_idempotent

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from django.conf import settings
 
 from approvals.executors.base import OutcomeUnknown, PermanentError, TransientError
 
@@ -28,11 +31,43 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_problem(url: Any, what: str) -> str | None:
+    """Why `url` is no place to send a call (None when fine): HTTPS only, plain HTTP to
+    loopback only where CWA_WEBHOOK_ALLOW_LOOPBACK_HTTP allows it (development and tests)."""
+    if not isinstance(url, str) or not url:
+        return f"{what} has no URL."
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if (
+        parts.scheme == "http"
+        and parts.hostname
+        and settings.CWA_WEBHOOK_ALLOW_LOOPBACK_HTTP
+        and is_loopback(parts.hostname)
+    ):
+        return None
+    return f"{what} must be an https:// URL with a host name (got {url[:200]!r})."
+
+
 def _body(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return response.text[:2000]
+
+
+def response_body(response: httpx.Response) -> Any:
+    """The decoded JSON body, or (for anything else) the start of the text."""
+    return _body(response)
 
 
 def classify_response(response: httpx.Response, what: str) -> None:
@@ -66,4 +101,4 @@ def send(method: str, url: str, *, what: str, timeout: float, **kwargs: Any) -> 
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
         raise OutcomeUnknown(f"the connection to {what} broke mid-request: {exc}") from exc
     except httpx.InvalidURL as exc:
-        raise PermanentError(f"invalid URL for {what}: {exc}") from exc
+        raise PermanentError(f"invalid URL for {what}: {exc}", reached=False) from exc

@@ -9,6 +9,7 @@ class InternalNoteExecutor(Executor):
     """Records a status note on the action. No outside effect, so it is always safe to repeat."""
 
     key = "internal.note"
+    repeatable = True
 
     def validate_payload(self, payload: dict[str, Any], config: dict[str, Any]) -> dict[str, str]:
         note = payload.get("note")

@@ -1,41 +1,21 @@
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
-
 from approvals.executors.base import ExecutionRequest, Executor, PermanentError
-from approvals.executors.http import classify_response, send
+from approvals.executors.http import classify_response, endpoint_problem, send
 
 MAX_BODY_BYTES = 256 * 1024
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def url_problem(url: Any) -> str | None:
     if not isinstance(url, str) or not url:
         return "A webhook needs a `url` (in the payload or the action type's config)."
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if (
-        parts.scheme == "http"
-        and parts.hostname
-        and settings.CWA_WEBHOOK_ALLOW_LOOPBACK_HTTP
-        and _is_loopback(parts.hostname)
-    ):
-        return None
-    return "The webhook URL must be https:// with a host name."
+    if endpoint_problem(url, "The webhook URL"):
+        return "The webhook URL must be https:// with a host name."
+    return None
 
 
 class WebhookExecutor(Executor):
@@ -67,7 +47,7 @@ class WebhookExecutor(Executor):
     def execute(self, request: ExecutionRequest) -> dict[str, Any]:
         url = self._url(request.payload, request.config)
         if problem := url_problem(url):
-            raise PermanentError(problem)
+            raise PermanentError(problem, reached=False)
         response = send(
             "POST",
             url,

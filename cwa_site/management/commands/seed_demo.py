@@ -30,11 +30,18 @@ from workitems.models import WorkItem
 ORG_ADMIN_PERMISSIONS = {
     "teams": ["organization", "organizationmember", "team", "membership", "agent", "userprofile"],
     "policies": ["actiontype"],
-    "approvals": ["autonomyoverride"],
+    "approvals": ["autonomyoverride", "slackroute"],
     "workitems": ["workitem"],
 }
 ORG_ADMIN_VIEW_ONLY = {
-    "approvals": ["action", "decision", "execution", "actionrevision"],
+    "approvals": [
+        "action",
+        "decision",
+        "execution",
+        "actionrevision",
+        "circuitbreaker",
+        "slackmessage",
+    ],
     "audit": ["auditevent"],
     "auth": ["user"],
 }
@@ -183,7 +190,8 @@ class Command(BaseCommand):
                 codename__startswith="view_",
             )
         perms += Permission.objects.filter(
-            content_type__app_label="approvals", codename="change_action"
+            content_type__app_label="approvals",
+            codename__in=["change_action", "change_circuitbreaker"],
         )
         group.permissions.add(*perms)
         return group
