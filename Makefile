@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py start
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 test-browser: $(STAMP)
 	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -m browser -p no:randomly $(PYTEST_ARGS)
