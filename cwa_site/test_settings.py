@@ -29,3 +29,8 @@ if DATABASES["default"]["ENGINE"] == "cwa_site.db.sqlite3":
     # A file, not :memory:, so subprocess tests (a real worker) can share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+# Drafting never reaches the network in tests: tests that draft point it at a loopback fake.
+ANTHROPIC_API_KEY = ""
+ANTHROPIC_BASE_URL = None
+# A fixed test key for connector secrets (pytest runs with DEBUG off, so none is derived).
+CWA_ENCRYPTION_KEY = "4XXg8VbIyNfFuiGB1XgQZpOW4xB2oYPo2ainV3aHeEc="

@@ -22,3 +22,14 @@ class Executor(models.TextChoices):
 
     INTERNAL_NOTE = "internal.note", "Internal note (no outside effect)"
     WEBHOOK_POST = "webhook.post", "HTTPS webhook POST"
+
+
+class Trigger(models.TextChoices):
+    CREATED = "created", "Work item created"
+    UPDATED = "updated", "Work item updated"
+    SCHEDULED = "scheduled", "On a schedule (time-based conditions)"
+
+
+class EvaluationOutcome(models.TextChoices):
+    PROPOSED = "proposed", "Proposed an action"
+    ERROR = "error", "Error"
