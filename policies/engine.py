@@ -19,9 +19,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from approvals.models import Action
 from approvals.services import action_propose
@@ -37,6 +39,7 @@ from workitems.models import WorkItem
 
 log = logging.getLogger(__name__)
 BATCH = 2000
+PROPOSE = "policies.tasks.propose_queued"
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Report:
     evaluated: int = 0
     matched: int = 0
     proposed: int = 0
+    queued: int = 0  # handed to a task of its own because its content is drafted
     skipped: int = 0  # matched, but already proposed in this cooldown window
     errors: int = 0
 
@@ -217,6 +221,20 @@ def _act(
             report.skipped += 1
             continue
         window = previous.isoformat() if previous else "first"
+        if policy.action_type.draft_field and settings.ANTHROPIC_API_KEY:
+            # A draft takes seconds: one task per proposal keeps the scan short, and the
+            # window key keeps a second scan's task from proposing again.
+            async_task(
+                PROPOSE,
+                str(policy.pk),
+                str(item.pk),
+                window,
+                trigger,
+                now.isoformat(),
+                task_name=f"policy {policy.pk} → {item.external_id}"[:100],
+            )
+            report.queued += 1
+            continue
         try:
             outcome = _propose(policy, item, window, trigger, now)
         except Exception as exc:
@@ -240,6 +258,40 @@ def _act(
         seen.add(key)
         fresh.append(failure)
     _record_failures(fresh, trigger, now)
+
+
+def propose_queued(
+    *, policy_id: Any, item_id: Any, window: str, trigger: str, now: datetime
+) -> str:
+    """A queued proposal (see `_act`): re-read, re-check the condition, propose once."""
+    policy = (
+        Policy.objects.select_related("action_type", "team")
+        .filter(pk=policy_id, enabled=True)
+        .first()
+    )
+    item = WorkItem.objects.select_related("team").filter(pk=item_id).first()
+    if policy is None or item is None:
+        return "gone"
+    report = Report()
+    try:
+        condition = compile_condition(policy.condition)
+    except ConditionError as exc:
+        outcome: bool | Failure = Failure(
+            policy, item, f"the condition does not compile: {exc.message}"
+        )
+    else:
+        still = Matcher([condition], now).check(0, item_facts(item, now, description=True))
+        if still is not True:
+            return "no longer matches"
+        try:
+            outcome = _propose(policy, item, window, trigger, now)
+        except Exception as exc:
+            log.exception("policy %s on work item %s failed", policy.pk, item.pk)
+            outcome = Failure(policy, item, f"{type(exc).__name__}: {exc}")
+    if isinstance(outcome, Failure):
+        _act([], [outcome], trigger, now, report)
+        return "error"
+    return "proposed" if outcome else "already proposed"
 
 
 def _propose(

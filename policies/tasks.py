@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from policies import engine
@@ -13,6 +14,16 @@ def evaluate_work_items(organization_id: str, item_ids: list[str], trigger: str)
     return engine.evaluate_items(
         organization_id=organization_id, item_ids=item_ids, trigger=trigger
     ).as_dict()
+
+
+def propose_queued(policy_id: str, item_id: str, window: str, trigger: str, at: str) -> str:
+    return engine.propose_queued(
+        policy_id=policy_id,
+        item_id=item_id,
+        window=window,
+        trigger=trigger,
+        now=datetime.fromisoformat(at),
+    )
 
 
 def run_schedule() -> dict[str, Any]:

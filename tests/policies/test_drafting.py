@@ -10,7 +10,9 @@ import pytest
 from approvals.models import Action
 from policies import engine
 from policies.drafting import draft_text, price
+from policies.models import Policy
 from policies.selectors import llm_spend
+from policies.tasks import propose_queued
 from teams.choices import AutonomyLevel, Role
 from tests import factories as f
 from tests.fakes.anthropic import FakeAnthropic, Reply, ok, overloaded, rate_limited
@@ -164,7 +166,7 @@ def scene(org, make_item, make_policy):
     return team, item, approver
 
 
-def test_the_draft_fills_only_the_content_field_and_decides_nothing(fake, scene):
+def test_the_draft_fills_only_the_content_field_and_decides_nothing(fake, scene, run_tasks):
     """Invariant 5: model output that tries to steer the gate changes nothing but the text."""
     team, item, _ = scene
     fake.script(
@@ -174,7 +176,10 @@ def test_the_draft_fills_only_the_content_field_and_decides_nothing(fake, scene)
             output_tokens=40,
         )
     )
-    assert engine.evaluate_scheduled(now=NOW).proposed == 2
+    report = engine.evaluate_scheduled(now=NOW)
+    # The drafting proposal runs in a task of its own, so a slow API never holds up the scan.
+    assert (report.proposed, report.queued) == (1, 1)
+    assert [func for func, *_ in run_tasks()] == ["policies.tasks.propose_queued"]
     plain = Action.objects.get(action_type__key="plain-note")
     drafted = Action.objects.get(action_type__key="drafted-note")
     assert plain.payload == {"note": "OPS-1 is stalled."}
@@ -190,20 +195,41 @@ def test_the_draft_fills_only_the_content_field_and_decides_nothing(fake, scene)
     assert (plain.drafted, plain.llm_cost) == (False, Decimal("0"))
 
 
-def test_the_engine_falls_back_when_the_api_keeps_failing(fake, scene):
+def test_the_engine_falls_back_when_the_api_keeps_failing(fake, scene, run_tasks):
     fake.script(overloaded(), overloaded())
     engine.evaluate_scheduled(now=NOW)
+    run_tasks()
     drafted = Action.objects.get(action_type__key="drafted-note")
     assert drafted.payload == {"note": "OPS-1 is stalled."}
     assert not drafted.drafted and drafted.llm_tokens_in == 0
 
 
-def test_spend_is_summed_per_team_for_those_who_may_see_it(fake, scene, org):
+def test_spend_is_summed_per_team_for_those_who_may_see_it(fake, scene, org, run_tasks):
     team, _, approver = scene
     fake.script(ok("one", input_tokens=1000, output_tokens=100))
     engine.evaluate_scheduled(now=NOW)
+    run_tasks()
     (row,) = llm_spend(approver)
     assert row["team__name"] == "Sales" and row["cost"] == Decimal("0.004500")
     assert (row["tokens_in"], row["tokens_out"], row["drafted"]) == (1000, 100, 1)
     outsider = f.make_user("mallory", f.make_org("globex"))
     assert llm_spend(outsider) == []
+
+
+def test_a_queued_proposal_runs_once_and_rechecks_the_condition(fake, scene, run_tasks):
+    _, item, _ = scene
+    engine.evaluate_scheduled(now=NOW)
+    engine.evaluate_scheduled(now=NOW)  # a second scan before the task ran queues it again
+    outcomes = [result for _, _, result in run_tasks()]
+    assert sorted(outcomes) == ["already proposed", "proposed"]
+    assert Action.objects.filter(action_type__key="drafted-note").count() == 1
+    assert len(fake.requests) == 1  # the second task saw the proposal before drafting
+    # The item changed between the scan and the task: nothing is proposed.
+    policy = Policy.objects.get(name="drafted")
+    item.status = "open"
+    item.save()
+    at = NOW.isoformat()
+    assert propose_queued(str(policy.pk), str(item.pk), "later", "scheduled", at) == (
+        "no longer matches"
+    )
+    assert len(fake.requests) == 1
