@@ -233,7 +233,7 @@ def bench_policies() -> None:
         WorkItem.objects.filter(organization=org).select_related("team").defer("raw", "description")
     )
     load = time.perf_counter() - started
-    compiled = engine.compile_policies(engine._enabled(org.pk, "scheduled"))
+    compiled = engine.compile_policies(engine.enabled_policies(org.pk, "scheduled"))
     lambdas = [fn for _, fn in CONDITIONS]
     assert len(compiled.conditions) == len(lambdas) == 20
 

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import compress
 from operator import itemgetter
 from typing import Any
 
@@ -377,9 +378,12 @@ class Matcher:
         ]
         self._context = cel.Context({"now": now})
         self.evaluations = 0  # CEL calls actually made (the rest came from the memo)
+        self.failed = False
 
     def run(self, index: int, facts_list: list[dict[str, Any]]) -> list[bool | ConditionError]:
-        """The outcome of condition `index` for each of the facts, in order."""
+        """The outcome of condition `index` for each of the facts, in order. Afterwards
+        `failed` says whether any outcome is a ConditionError (else they are all bools)."""
+        self.failed = False
         if not facts_list:
             return []
         condition_plan = self.conditions[index].plan
@@ -389,11 +393,10 @@ class Matcher:
             except (KeyError, TypeError):  # a field that was not loaded
                 return self._cel(index, facts_list)
             if condition_plan.exact:
-                return list(mask)
+                return mask
             # `atoms && rest`: false wherever an atom is false; CEL decides the others.
-            decided = iter(
-                self._cel(index, [f for f, ok in zip(facts_list, mask, strict=True) if ok])
-            )
+            survivors = list(compress(facts_list, mask))
+            decided = iter(self._cel(index, survivors))
             return [next(decided) if ok else False for ok in mask]
         return self._cel(index, facts_list)
 
@@ -402,7 +405,9 @@ class Matcher:
             return []
         condition, getter = self.conditions[index], self._getters[index]
         if getter is None:  # reads no field of the item (`true`, or only `now`)
-            return [self._evaluate(condition, facts_list[0])] * len(facts_list)
+            outcome = self._evaluate(condition, facts_list[0])
+            self.failed = not isinstance(outcome, bool)
+            return [outcome] * len(facts_list)
         memo = self._memo[index]
         if len(memo) > self.MAX_MEMO:
             memo.clear()
@@ -410,10 +415,13 @@ class Matcher:
             keys = list(map(getter, facts_list))
             representatives = dict(zip(keys, facts_list, strict=True))
         except (KeyError, TypeError):  # a field not loaded, or a value that cannot be a key
-            return [self._evaluate(condition, facts) for facts in facts_list]
+            outcomes = [self._evaluate(condition, facts) for facts in facts_list]
+            self.failed = not all(isinstance(o, bool) for o in outcomes)
+            return outcomes
         for key, facts in representatives.items():
             if key not in memo:
                 memo[key] = self._evaluate(condition, facts)
+        self.failed = not all(isinstance(memo[key], bool) for key in representatives)
         return list(map(memo.__getitem__, keys))
 
     def check(self, index: int, facts: dict[str, Any]) -> bool | ConditionError:

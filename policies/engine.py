@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from itertools import compress
 from typing import Any
 
 from django.conf import settings
@@ -108,7 +109,11 @@ def match(
             scope = [items[i] for i in keep]
             scope_facts = [facts[i] for i in keep]
         report.evaluated += len(scope)
-        for item, outcome in zip(scope, matcher.run(index, scope_facts), strict=True):
+        outcomes = matcher.run(index, scope_facts)
+        if not matcher.failed:  # all bools: select at C speed
+            matches.extend((policy, item) for item in compress(scope, outcomes))
+            continue
+        for item, outcome in zip(scope, outcomes, strict=True):
             if outcome is True:
                 matches.append((policy, item))
             elif outcome is not False:
@@ -117,7 +122,7 @@ def match(
     return matches, failures
 
 
-def _enabled(organization_id: Any, trigger: str) -> list[Policy]:
+def enabled_policies(organization_id: Any, trigger: str) -> list[Policy]:
     return list(
         Policy.objects.filter(organization_id=organization_id, trigger=trigger, enabled=True)
         .select_related("action_type", "team")
@@ -140,7 +145,7 @@ def evaluate_items(
     """Run the `trigger` policies of an organization on these work items."""
     now = now or timezone.now()
     report = Report()
-    compiled = compile_policies(_enabled(organization_id, trigger))
+    compiled = compile_policies(enabled_policies(organization_id, trigger))
     if not compiled.policies and not compiled.failures:
         return report
     matcher = Matcher(compiled.conditions, now)
@@ -159,7 +164,7 @@ def evaluate_scheduled(*, now: datetime | None = None, organization_id: Any = No
         orgs = orgs.filter(organization_id=organization_id)
     # order_by(): Policy's default ordering would make DISTINCT return one row per policy.
     for org_id in orgs.order_by().values_list("organization_id", flat=True).distinct():
-        compiled = compile_policies(_enabled(org_id, Trigger.SCHEDULED))
+        compiled = compile_policies(enabled_policies(org_id, Trigger.SCHEDULED))
         matcher = Matcher(compiled.conditions, now)
         open_items = _items(org_id, compiled).exclude(status=WorkItemStatus.DONE).order_by("pk")
         failures = list(compiled.failures)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, reduce
 from operator import itemgetter, methodcaller
 from typing import Any
 
@@ -69,11 +69,8 @@ class Plan:
     exact: bool  # the atoms decide the condition alone
 
     def mask(self, facts: list[dict[str, Any]]) -> list[bool]:
-        columns = [atom.column(facts) for atom in self.atoms]
-        if len(columns) == 1:
-            return list(columns[0])
-        combine = all if self.joiner == "&&" else any
-        return list(map(combine, zip(*columns, strict=True)))
+        combine = operator.and_ if self.joiner == "&&" else operator.or_
+        return list(reduce(partial(map, combine), (atom.column(facts) for atom in self.atoms)))
 
 
 def _string(token: Any) -> str | None:
