@@ -84,6 +84,20 @@ class Action(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
     last_error = models.TextField(blank=True)
+    # The policy that proposed it, and what drafting its content cost (content only: nothing in
+    # the gate, the engine or execution reads these or the drafted text).
+    policy = models.ForeignKey(
+        "policies.Policy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="actions",
+    )
+    drafted = models.BooleanField(default=False)
+    llm_model = models.CharField(max_length=100, blank=True)
+    llm_tokens_in = models.PositiveIntegerField(default=0)
+    llm_tokens_out = models.PositiveIntegerField(default=0)
+    llm_cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
 
     class Meta:
         ordering = ["-created_at"]

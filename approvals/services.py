@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -38,6 +38,10 @@ from policies.models import ActionType
 from teams.choices import TeamStatus
 from teams.models import Agent, Organization, Team
 from teams.permissions import APPROVE, VIEW, has_team_perm, team_ids_for
+
+if TYPE_CHECKING:
+    from policies.drafting import Draft
+    from policies.models import Policy
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 
@@ -152,11 +156,15 @@ def action_propose(
     idempotency_key: str | None = None,
     expires_at: datetime | None = None,
     agent: Agent | None = None,
+    policy: Policy | None = None,
+    draft: Draft | None = None,
 ) -> Proposal:
     """Record a proposal, run it through the gate, and start it if the gate lets it run.
 
     Effective risk is the highest of the action type's floor, the risk asked for and the policy's.
     The same `idempotency_key` (per organization) returns the first action and creates nothing.
+    `policy` links the action to the policy that fired; `draft` records what drafting its
+    content cost. Neither changes how the gate decides.
     """
     agent = _resolve_agent(actor, agent)
     _check_may_propose(actor=actor, agent=agent, team=team, action_type=action_type)
@@ -168,6 +176,8 @@ def action_propose(
         raise InvalidInput("expires_at must be in the future.", field="expires_at")
     if work_item is not None and work_item.organization_id != team.organization_id:
         raise InvalidInput("Unknown work item.", field="work_item")
+    if policy is not None and policy.organization_id != team.organization_id:
+        raise InvalidInput("Unknown policy.", field="policy")
     digest = payload_hash(payload)
     if (
         idempotency_key
@@ -222,6 +232,12 @@ def action_propose(
                 idempotency_key=idempotency_key or None,
                 expires_at=expires_at,
                 decided_at=None if verdict.requires_approval else now,
+                policy=policy,
+                drafted=bool(draft and draft.drafted),
+                llm_model=draft.model if draft else "",
+                llm_tokens_in=draft.tokens_in if draft else 0,
+                llm_tokens_out=draft.tokens_out if draft else 0,
+                llm_cost=draft.cost if draft else 0,
             )
             label = _actor_label(actor, agent)
             events = [
@@ -239,6 +255,8 @@ def action_propose(
                         "gate_reason": verdict.reason,
                         "required_approvals": verdict.required_approvals,
                         "agent": agent.name if agent else None,
+                        **({"policy": policy.name} if policy is not None else {}),
+                        **({"drafted": draft.drafted} if draft is not None else {}),
                     },
                     was_automatic=actor is None,
                 )

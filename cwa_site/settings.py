@@ -310,3 +310,28 @@ CWA_SLACK_TIMEOUT = float(os.environ.get("CWA_SLACK_TIMEOUT", "5"))
 CWA_BREAKER_FAILURES = env_int("CWA_BREAKER_FAILURES", 5)
 CWA_BREAKER_COOLDOWN_SECONDS = env_int("CWA_BREAKER_COOLDOWN_SECONDS", 60)
 CWA_BREAKER_MAX_COOLDOWN_SECONDS = env_int("CWA_BREAKER_MAX_COOLDOWN_SECONDS", 1800)
+
+# --- Ingestion (workitems): inbound webhooks and stalled work.
+# Bodies larger than this are refused with 413 before they are read.
+CWA_WEBHOOK_MAX_BYTES = env_int("CWA_WEBHOOK_MAX_BYTES", 1024 * 1024)
+# Open work with no activity for this many days becomes `stalled`.
+CWA_STALLED_AFTER_DAYS = env_int("CWA_STALLED_AFTER_DAYS", 3)
+
+# --- Content drafting (policies): the LLM only fills content fields, never decides anything.
+# Without a key, drafted fields are rendered from the policy's template instead.
+ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")
+ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL", "") or None
+CWA_DRAFT_MODEL = env_str("CWA_DRAFT_MODEL", "claude-sonnet-4-6")
+CWA_DRAFT_MAX_TOKENS = env_int("CWA_DRAFT_MAX_TOKENS", 400)
+CWA_DRAFT_TIMEOUT = float(os.environ.get("CWA_DRAFT_TIMEOUT", "20"))
+# One retry on 429/529; a Retry-After longer than this falls back to the template instead.
+CWA_DRAFT_RETRY_MAX_WAIT = float(os.environ.get("CWA_DRAFT_RETRY_MAX_WAIT", "10"))
+# USD per million tokens (input, output), matched on the longest model-name prefix.
+CWA_LLM_PRICES = {
+    "claude-opus-4-5": (5.00, 25.00),
+    "claude-opus-4": (15.00, 75.00),
+    "claude-sonnet-4": (3.00, 15.00),
+    "claude-3-7-sonnet": (3.00, 15.00),
+    "claude-haiku-4-5": (1.00, 5.00),
+    "claude-3-5-haiku": (0.80, 4.00),
+}

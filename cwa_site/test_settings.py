@@ -29,8 +29,14 @@ if DATABASES["default"]["ENGINE"] == "cwa_site.db.sqlite3":
     # A file, not :memory:, so subprocess tests (a real worker) can share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
-# Connector secrets need a key outside DEBUG (Django runs tests with DEBUG off).
-CWA_ENCRYPTION_KEY = os.environ.get("CWA_ENCRYPTION_KEY") or "8cKzQ9Vb0mWl4o1n3f2Yp5s6t7u8v9w0x1y2z3A4B5c="
+# Drafting never reaches the network in tests: tests that draft point it at a loopback fake.
+ANTHROPIC_API_KEY = ""
+ANTHROPIC_BASE_URL = None
+# Connector secrets need a key outside DEBUG (Django runs tests with DEBUG off); subprocess
+# workers started by tests get the same one through the environment.
+CWA_ENCRYPTION_KEY = (
+    os.environ.get("CWA_ENCRYPTION_KEY") or "8cKzQ9Vb0mWl4o1n3f2Yp5s6t7u8v9w0x1y2z3A4B5c="
+)
 # Cache (throttle counters) per test process: parallel test workers must not share or flush it.
 # Redis still carries the channel layer when REDIS_URL is set.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

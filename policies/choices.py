@@ -28,3 +28,14 @@ class Executor(models.TextChoices):
     JIRA_COMMENT = "jira.comment", "Jira Cloud: comment on an issue"
     JIRA_TRANSITION = "jira.transition", "Jira Cloud: transition an issue"
     EMAIL_SEND = "email.send", "E-mail (Django mail backend)"
+
+
+class Trigger(models.TextChoices):
+    CREATED = "created", "Work item created"
+    UPDATED = "updated", "Work item updated"
+    SCHEDULED = "scheduled", "On a schedule (time-based conditions)"
+
+
+class EvaluationOutcome(models.TextChoices):
+    PROPOSED = "proposed", "Proposed an action"
+    ERROR = "error", "Error"

@@ -76,3 +76,25 @@ def make_agent(
     agent = Agent.objects.create(organization=org, name=name, user=user)
     agent.allowed_action_types.set(action_types or [])
     return agent
+
+
+def make_connector(
+    org: Organization,
+    kind: str,
+    *,
+    secret: str = "test-secret",
+    team: Team | None = None,
+    **fields: Any,
+):
+    from workitems.models import Connector
+
+    connector = Connector(
+        organization=org,
+        kind=kind,
+        name=fields.pop("name", f"{kind} {next(_seq)}"),
+        team=team,
+        **fields,
+    )
+    connector.secret = secret
+    connector.save()
+    return connector

@@ -4,13 +4,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from cwa_site.admin_scoping import OrgScopedAdmin
-from workitems.models import Connector, WorkItem
+from cwa_site.admin_scoping import OrgScopedAdmin, ReadOnlyAdmin
+from teams.permissions import admin_organization_ids
+from workitems.models import Connector, Delivery, WorkItem
 
 
 @admin.register(WorkItem)
 class WorkItemAdmin(OrgScopedAdmin):
+    """Work items mirror their source: the source's fields are read-only here (the next
+    delivery would overwrite an edit); an admin can move an item to another team."""
+
     list_display = [
         "title",
         "source",
@@ -25,6 +31,44 @@ class WorkItemAdmin(OrgScopedAdmin):
     search_fields = ["title", "external_id", "assignee"]
     list_select_related = ["organization", "team"]
     date_hierarchy = "last_activity_at"
+    readonly_fields = [
+        "organization",
+        "connector",
+        "source",
+        "external_id",
+        "title",
+        "description",
+        "status",
+        "source_status",
+        "priority",
+        "assignee",
+        "labels",
+        "due_at",
+        "last_activity_at",
+        "source_updated_at",
+        "url",
+        "raw",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """The inbound delivery log (accepted deliveries; refusals store nothing)."""
+
+    list_display = ["received_at", "connector", "event", "outcome", "detail", "delivery_id"]
+    list_filter = ["outcome", "connector__kind", "organization"]
+    search_fields = ["delivery_id", "event", "detail"]
+    list_select_related = ["connector"]
+    date_hierarchy = "received_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(organization__in=admin_organization_ids(request.user))
 
 
 class ConnectorForm(forms.ModelForm):

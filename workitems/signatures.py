@@ -60,7 +60,7 @@ def verify_linear(
     try:
         ts = json.loads(body).get("webhookTimestamp") or int(h.get("linear-timestamp", ""))
         ts = int(ts)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
         return "missing or malformed webhookTimestamp"
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now_ms - ts) > LINEAR_TOLERANCE_MS:

@@ -22,16 +22,16 @@ from approvals.choices import ActionStatus, ExecutionStatus
 from approvals.execution import action_execute
 from approvals.models import Action, Execution
 from audit.services import audit_record
-from policies.models import ActionType
+from policies.models import ActionType, Policy
 from teams.choices import AutonomyLevel, OrgRole, Role
 from teams.models import Agent, Membership, Organization, OrganizationMember, Team
-from workitems.models import WorkItem
+from workitems.models import Connector, WorkItem
 
 ORG_ADMIN_PERMISSIONS = {
     "teams": ["organization", "organizationmember", "team", "membership", "agent", "userprofile"],
-    "policies": ["actiontype"],
+    "policies": ["actiontype", "policy"],
     "approvals": ["autonomyoverride", "slackroute"],
-    "workitems": ["workitem"],
+    "workitems": ["workitem", "connector"],
 }
 ORG_ADMIN_VIEW_ONLY = {
     "approvals": [
@@ -42,6 +42,8 @@ ORG_ADMIN_VIEW_ONLY = {
         "circuitbreaker",
         "slackmessage",
     ],
+    "policies": ["policyevaluation"],
+    "workitems": ["delivery"],
     "audit": ["auditevent"],
     "auth": ["user"],
 }
@@ -92,6 +94,11 @@ ACTION_TYPES = [  # key, name, risk, executor, idempotent, description
         False,
         "Calls the billing webhook to credit a customer account.",
     ),
+]
+
+DEMO_CONNECTORS = [  # name, kind, team, secret (the signing secret or bearer token to configure)
+    ("Linear (Support)", "linear", "Support", "demo-linear-signing-secret"),
+    ("Alertmanager (Operations)", "alertmanager", "Operations", "demo-alertmanager-token"),
 ]
 
 
@@ -150,6 +157,8 @@ class Command(BaseCommand):
             )
             globex_bot = self._agent(globex, "globex-bot", "Globex's agent.", [globex_note])
 
+        with transaction.atomic():
+            connectors = self._ingestion(acme, teams, types)
         created = self._actions(teams, types, users, triage, billing)
         if not Action.objects.filter(idempotency_key="demo-globex-1").exists():
             services.action_propose(
@@ -173,6 +182,8 @@ class Command(BaseCommand):
         )
         for name, key in tokens.items():
             self.stdout.write(f"API token for agent {name}: {key}")
+        for connector in connectors:
+            self.stdout.write(f"Webhook for {connector.name}: {connector.webhook_url}")
 
     # -- building blocks -----------------------------------------------------------------
 
@@ -263,6 +274,68 @@ class Command(BaseCommand):
             agent.allowed_action_types.add(*missing)
         return agent
 
+    def _ingestion(
+        self, org: Organization, teams: dict[str, Team], types: dict[str, ActionType]
+    ) -> list[Connector]:
+        """Inbound connectors and two policies: nudge stalled Linear issues (drafted when
+        ANTHROPIC_API_KEY is set) and escalate critical alerts."""
+        connectors = []
+        for name, kind, team, secret in DEMO_CONNECTORS:
+            connector = Connector.objects.filter(organization=org, name=name).first()
+            if connector is None:
+                connector = Connector(organization=org, name=name, kind=kind, team=teams[team])
+                connector.secret = secret
+                connector.save()
+            connectors.append(connector)
+        nudge, _ = ActionType.objects.get_or_create(
+            organization=org,
+            key="nudge",
+            defaults={
+                "name": "Nudge the assignee",
+                "default_risk": "low",
+                "executor": "internal.note",
+                "idempotent": True,
+                "description": "A friendly reminder on quiet work.",
+                "rollback_note": "Post a correction note.",
+                "draft_field": "note",
+                "draft_instructions": "Write a short, friendly nudge (two sentences at most) to "
+                "the assignee asking for a status update. Mention the issue and how long it "
+                "has been quiet.",
+            },
+        )
+        for name, trigger, condition, action_type, template in [
+            (
+                "Nudge stalled Linear issues",
+                "scheduled",
+                'item.source == "linear" && item.status == "stalled"',
+                nudge,
+                {
+                    "note": "{{ item.assignee|default:'Hi' }}, {{ item.external_id }} "
+                    "({{ item.title }}) has been quiet for {{ item.days_since_update }} days: "
+                    "any news?"
+                },
+            ),
+            (
+                "Escalate critical alerts",
+                "created",
+                'item.source == "alertmanager" && item.priority == "urgent"',
+                types["escalation-note"],
+                {"note": "Critical alert: {{ item.title }} {{ item.url }}"},
+            ),
+        ]:
+            if not Policy.objects.filter(organization=org, name=name).exists():
+                policy = Policy(
+                    organization=org,
+                    name=name,
+                    trigger=trigger,
+                    condition=condition,
+                    action_type=action_type,
+                    payload_template=template,
+                )
+                policy.full_clean()
+                policy.save()
+        return connectors
+
     def _work_item(self, team: Team, external_id: str, title: str, status: str) -> WorkItem:
         return WorkItem.objects.get_or_create(
             organization=team.organization,
@@ -272,6 +345,7 @@ class Command(BaseCommand):
                 "title": title,
                 "team": team,
                 "status": status,
+                "source_status": "open" if status == "stalled" else status,
                 "priority": "high",
                 "url": f"https://linear.app/acme/issue/{external_id}",
                 "last_activity_at": timezone.now() - timedelta(days=4),
