@@ -10,6 +10,7 @@ v1 = [
     path("", include("approvals.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("workitems.api.urls")),
+    path("", include("policies.api.urls")),
 ]
 
 urlpatterns = [

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from approvals.models import Notification
 from approvals.services import action_decide, action_propose
 from audit.services import audit_record_standalone
+from policies.models import Policy
 from teams.choices import Role
 from tests import factories as f
 from workitems.connectors import connector_create
@@ -35,6 +36,14 @@ def grow(n: int, *, org, team, org_admin, proposer, approver, medium_type) -> No
         )
         Notification.objects.create(user=org_admin, organization=org, kind="x", title=f"t{i}")
         audit_record_standalone(organization=org, verb="test.event", team=extra, data={})
+        Policy.objects.create(
+            organization=org,
+            team=team,
+            name=f"policy {i}",
+            condition="item.priority == 'high'",
+            action_type=medium_type,
+            payload_template={"note": "n"},
+        )
 
 
 URLS = [
@@ -46,6 +55,7 @@ URLS = [
     "/api/v1/workitems/",
     "/api/v1/connectors/",
     "/api/v1/notifications/",
+    "/api/v1/policies/",
 ]
 
 
