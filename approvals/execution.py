@@ -44,6 +44,8 @@ from approvals.executors import (
     may_repeat,
 )
 from approvals.models import Action, Execution
+from approvals.services import action_return_stale
+from approvals.staleness import staleness_reason
 from audit.services import EventSpec, audit_record_many
 from teams.choices import TeamStatus
 
@@ -157,6 +159,10 @@ def _claim(action_id: Any) -> tuple[Action, Execution] | None:
         if not runnable:
             if events:
                 audit_record_many(organization=action.organization_id, events=events)
+            return None
+        if action.attempts == 0 and (reason := staleness_reason(action)):
+            # The world moved since the approval: a person looks again before anything runs.
+            action_return_stale(action=action, reason=reason)
             return None
         deadline = now + timedelta(seconds=_timeout(action) + settings.CWA_EXECUTION_GRACE)
         admission = breaker_admit(action=action, deadline=deadline, now=now)

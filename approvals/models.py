@@ -48,6 +48,9 @@ class Action(models.Model):
         blank=True,
         related_name="actions",
     )
+    work_item_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="The work item as proposed (staleness check)."
+    )
     title = models.CharField(max_length=300, blank=True)
     payload = models.JSONField(default=dict)
     payload_hash = models.CharField(max_length=64)

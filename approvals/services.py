@@ -30,6 +30,7 @@ from approvals.gate import evaluate
 from approvals.models import Action, ActionRevision, AutonomyOverride, Decision, Notification
 from approvals.selectors import action_visibility
 from approvals.slack import messages as slack_messages
+from approvals.staleness import work_item_snapshot
 from audit.chain import canonical_json
 from audit.services import EventSpec, audit_record_many, audit_record_standalone
 from cwa_site.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
@@ -218,6 +219,7 @@ def action_propose(
                 action_type=action_type,
                 agent=agent,
                 work_item=work_item,
+                work_item_snapshot=work_item_snapshot(work_item) if work_item is not None else {},
                 title=executor.describe(payload, action_type.config)[:300],
                 payload=payload,
                 payload_hash=digest,
@@ -794,3 +796,43 @@ def actions_remind_and_escalate(*, now: datetime | None = None, limit: int = 500
                 )
                 escalated += 1
     return {"reminded": reminded, "escalated": escalated}
+
+
+def action_return_stale(*, action: Action, reason: str) -> None:
+    """Send an approved action that went stale back to the queue: a new revision that needs its
+    own approvals (an auto-approved one now needs a person), with the reason as its gate reason.
+    Runs inside the caller's transaction with the action row locked."""
+    now = timezone.now()
+    action.status = ActionStatus.PENDING
+    action.revision += 1
+    action.requires_approval = True
+    action.required_approvals = max(1, action.required_approvals)
+    action.auto_approved = False
+    action.gate_reason = f"Back for review: {reason}"[:500]
+    action.expires_at = now + timedelta(hours=settings.CWA_EXPIRY_HOURS[action.risk_level])
+    action.decided_at = None
+    action.reminded_at = action.escalated_at = None
+    if action.work_item is not None:
+        action.work_item_snapshot = work_item_snapshot(action.work_item)
+    ActionRevision.objects.create(
+        action=action,
+        revision=action.revision,
+        payload=action.payload,
+        payload_hash=action.payload_hash,
+        diff=f"(payload unchanged) {reason}"[:5000],
+    )
+    action.save()
+    audit_record_many(
+        organization=action.organization_id,
+        events=[
+            EventSpec(
+                verb="action.stale",
+                actor_label="worker",
+                target=action,
+                team=action.team_id,
+                data={"reason": reason, "revision": action.revision},
+                was_automatic=True,
+            )
+        ],
+    )
+    notifications.notify_action_pending(action)
