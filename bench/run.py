@@ -1,5 +1,5 @@
-"""`make bench`: the policy engine and webhook ingestion, each against a floor measured in the
-same run.
+"""`make bench`: the policy engine, webhook ingestion and bulk decisions, each against a floor
+measured in the same run.
 
 1. Policy evaluation: 10,000 work items × 20 policies. The floor is the same 20 conditions
    written as plain Python lambdas over the same facts (built by the same function) for the
@@ -8,6 +8,9 @@ same run.
 2. Webhook ingestion: signed Linear deliveries (real fixture format, half creating, half
    updating work items) POSTed through Django's full request stack, against the same number
    of POSTs to a no-op view. Deliveries per second, signature check included.
+
+3. Decisions: approving N actions in one bulk request against approving them one by one through
+   the same service.
 
 Self-contained: a throwaway SQLite file, or a throwaway test database next to DATABASE_URL
 (e.g. `DATABASE_URL=postgres://postgres@127.0.0.1:5432/cwa make bench` for PostgreSQL).
@@ -346,6 +349,43 @@ def bench_ingestion() -> None:
     print(f"  ingestion / floor time = {t_ingest / t_noop:.2f}x")
 
 
+def bench_decisions() -> None:
+    """Bulk decisions against the floor of deciding the same number one by one (same rules)."""
+    from approvals.services import action_decide, action_propose, actions_decide
+    from teams.choices import Role
+    from tests import factories as f
+
+    n = int(os.environ.get("BENCH_DECISIONS", "500"))
+    org = f.make_org(f"decide-{uuid.uuid4().hex[:6]}")
+    team = f.make_team(org, "Bench", level="supervised")
+    proposer, approver = f.make_user(org=org), f.make_user(org=org)
+    for user in (proposer, approver):
+        f.add_member(user, team, Role.APPROVER)
+    kind = f.make_action_type(org, "note", risk="medium")
+
+    def batch() -> list[Any]:
+        return [
+            action_propose(
+                actor=proposer, team=team, action_type=kind, payload={"note": str(i)}
+            ).action.pk
+            for i in range(n)
+        ]
+
+    one_by_one, bulk = batch(), batch()
+    started = time.perf_counter()
+    for pk in one_by_one:
+        action_decide(actor=approver, action_id=pk, decision="approve")
+    t_single = time.perf_counter() - started
+    started = time.perf_counter()
+    outcomes = actions_decide(actor=approver, ids=bulk, decision="approve")
+    t_bulk = time.perf_counter() - started
+    assert all(o.ok for o in outcomes)
+    print(f"decisions on {connection.vendor}: {n:,} approvals")
+    print(f"  floor (one by one, same service):  {t_single * 1000 / n:8.2f} ms per action")
+    print(f"  bulk decision (one request):       {t_bulk * 1000 / n:8.2f} ms per action")
+    print(f"  bulk / one-by-one time = {t_bulk / t_single:.2f}x")
+
+
 def main() -> None:
     setup_test_environment()
     db = settings.DATABASES["default"]
@@ -356,6 +396,7 @@ def main() -> None:
         print(f"database: {connection.vendor}")
         bench_policies()
         bench_ingestion()
+        bench_decisions()
     finally:
         teardown_databases(names, verbosity=0)
 
