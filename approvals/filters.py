@@ -53,7 +53,8 @@ def row_annotations(user: Any) -> QuerySet[Action]:
     """Actions the user may view (any status), annotated for the queue rows: `is_approver`
     (of the action's team), `can_decide`
     (pending and unexpired, approver of the team, not the proposer, has not approved this
-    revision yet), `approvals` (approvals given to the current revision) and `risk_rank`."""
+    revision yet), `approvals` (approvals given to the current revision), `decided_by` (who
+    decided last) and `risk_rank`."""
     now = timezone.now()
     mine = Decision.objects.filter(
         action_id=OuterRef("pk"), revision=OuterRef("revision"), user_id=user.pk
@@ -69,6 +70,7 @@ def row_annotations(user: Any) -> QuerySet[Action]:
         .annotate(n=Count("id"))
         .values("n")
     )
+    latest = Decision.objects.filter(action_id=OuterRef("pk")).order_by("-created_at")
     approver = Q(team_id__in=team_ids_for(user, APPROVE))
     return actions_visible_to(user).annotate(
         is_approver=ExpressionWrapper(approver, output_field=BooleanField()),
@@ -81,6 +83,7 @@ def row_annotations(user: Any) -> QuerySet[Action]:
             output_field=BooleanField(),
         ),
         approvals=Coalesce(Subquery(approvals), Value(0)),
+        decided_by=Subquery(latest.values("user__username")[:1]),
         risk_rank=Case(
             *[When(risk_level=level, then=Value(rank)) for level, rank in RISK_ORDER.items()],
             output_field=IntegerField(),

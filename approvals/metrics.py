@@ -10,13 +10,15 @@ Definitions (shown on the dashboard too):
 - approval rate: of the actions people decided in the period, the share approved;
 - manual-intervention rate: of the actions proposed in the period, the share that needed a person
   (held for approval, or ended in needs attention);
-- median time to decision: proposal → final human decision, for actions decided in the period.
+- median time to decision: proposal → final human decision, for actions decided in the period;
+- LLM spend: what drafting the content of the period's proposals cost (USD), where tracked.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
@@ -27,6 +29,7 @@ from django.db.models import (
     F,
     Q,
     QuerySet,
+    Sum,
     Window,
 )
 from django.db.models.functions import RowNumber, TruncDate
@@ -56,6 +59,12 @@ COUNTERS = (
 )
 
 
+def llm_spend_tracked() -> bool:
+    """Whether actions record what drafting their content with an LLM cost (`Action.llm_cost`,
+    added by the policy engine's drafting); the dashboard shows spend only when they do."""
+    return any(field.name == "llm_cost" for field in Action._meta.get_fields())
+
+
 def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
@@ -65,9 +74,11 @@ def _counts(actions: QuerySet[Action], *, start: datetime, now: datetime) -> Que
     in_period = Q(created_at__gte=start)
     decided = Q(requires_approval=True, decided_at__gte=start)
     finished = Q(finished_at__gte=start)
+    spend = {"llm_spend": Sum("llm_cost", filter=in_period)} if llm_spend_tracked() else {}
     return (
         actions.values("team_id")
         .annotate(
+            **spend,
             proposed=Count("id", filter=in_period),
             auto=Count("id", filter=in_period & Q(auto_approved=True)),
             needed_person=Count(
@@ -123,10 +134,11 @@ def _medians(
     return {key: sum(waits) / len(waits) for key, waits in found.items()}
 
 
-def _summarize(counts: dict[str, int], median: float | None) -> dict[str, Any]:
+def _summarize(counts: dict[str, Any], median: float | None) -> dict[str, Any]:
     decided = counts["approved"] + counts["rejected"]
     return {
         **counts,
+        "llm_spend": float(counts["llm_spend"]),
         "approval_rate": _rate(counts["approved"], decided),
         "success_rate": _rate(counts["succeeded"], counts["executed"]),
         "manual_rate": _rate(counts["needed_person"], counts["proposed"]),
@@ -156,11 +168,13 @@ def dashboard_metrics(
     dept_medians = _medians(actions, start=start, partition=("organization_id", "team__department"))
     total_median = _medians(actions, start=start, partition=()).get(())
 
-    zero = dict.fromkeys(COUNTERS, 0)
+    zero: dict[str, Any] = {**dict.fromkeys(COUNTERS, 0), "llm_spend": Decimal(0)}
     departments: dict[tuple[Any, str], dict[str, Any]] = {}
     totals = dict(zero)
     for team in teams:  # one entry per team (not per action)
-        counts = {k: by_team.get(team.pk, zero)[k] for k in COUNTERS}
+        row = by_team.get(team.pk, zero)
+        counts = {k: row[k] for k in COUNTERS}
+        counts["llm_spend"] = row.get("llm_spend") or Decimal(0)
         key = (team.organization_id, team.department)
         dept = departments.setdefault(
             key,
@@ -172,7 +186,7 @@ def dashboard_metrics(
                 "teams": [],
             },
         )
-        for k in COUNTERS:
+        for k in (*COUNTERS, "llm_spend"):
             dept["counts"][k] += counts[k]
             totals[k] += counts[k]
         dept["teams"].append(
@@ -187,6 +201,7 @@ def dashboard_metrics(
         )
     return {
         "period": {"days": days, "start": start, "end": now},
+        "llm_spend_tracked": llm_spend_tracked(),
         "totals": _summarize(totals, total_median),
         "departments": [
             {

@@ -389,12 +389,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _trend_chart(trend: list[dict[str, Any]]) -> dict[str, Any]:
     """Coordinates for the server-drawn SVG: stacked bars (ran by itself / held for a person)
     and a line of failed executions, on a 30-day axis."""
-    width, height, pad_left, pad_bottom, pad_top = 720, 220, 36, 24, 12
+    width, height, pad_left, pad_right, pad_bottom, pad_top = 720, 220, 36, 20, 24, 12
     plot_h = height - pad_bottom - pad_top
     peak = max([d["auto"] + d["held"] for d in trend] + [d["failed"] for d in trend] + [1])
     step = _nice_step(peak)
     top = step * -(-peak // step)
-    slot = (width - pad_left) / max(len(trend), 1)
+    slot = (width - pad_left - pad_right) / max(len(trend), 1)
     bar = max(slot * 0.64, 2)
 
     def y(value: float) -> float:
@@ -423,6 +423,7 @@ def _trend_chart(trend: list[dict[str, Any]]) -> dict[str, Any]:
         "width": width,
         "height": height,
         "pad_left": pad_left,
+        "right": width - pad_right,
         "baseline": y(0),
         "bars": bars,
         "failed_points": " ".join(points),

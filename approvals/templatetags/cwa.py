@@ -130,7 +130,14 @@ def expiring_soon(moment: datetime | None) -> bool:
 
 @register.filter
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
+    """A rate as a percentage; one decimal when rounding would show 100% or 0% for a rate
+    that is not (99.5% success is not 100%)."""
+    if value is None:
+        return "—"
+    whole = f"{value * 100:.0f}"
+    if (whole == "100" and value < 1) or (whole == "0" and value > 0):
+        return f"{value * 100:.1f}%"
+    return f"{whole}%"
 
 
 @register.filter

@@ -273,3 +273,36 @@ def test_open_breakers_are_listed(org_admin, org, other_org):
     )
     rows = metrics.open_circuit_breakers(user=org_admin)
     assert [(r["executor"], r["last_error"]) for r in rows] == [("webhook.post", "HTTP 503")]
+
+
+def test_llm_spend_is_summed_per_team_when_tracked(client, org_admin, team, world):
+    if not metrics.llm_spend_tracked():
+        data = metrics.dashboard_metrics(user=org_admin, days=7, now=NOW)
+        assert data["totals"]["llm_spend"] == 0 and not data["llm_spend_tracked"]
+        client.force_login(org_admin)
+        assert b"LLM spend" not in client.get("/dashboard/").content
+        pytest.skip("actions do not record drafting cost in this build")
+    rows = world["rows"]
+    Action.objects.filter(pk=rows[0].pk).update(llm_cost="0.120000")
+    Action.objects.filter(pk=rows[1].pk).update(llm_cost="0.030000")
+    Action.objects.filter(pk=rows[7].pk).update(llm_cost="5.000000")  # 20 days ago: outside 7 d
+    data = metrics.dashboard_metrics(user=org_admin, days=7, now=NOW)
+    teams = {t["name"]: t for d in data["departments"] for t in d["teams"]}
+    assert teams["Support"]["llm_spend"] == 0.15 and teams["Sales"]["llm_spend"] == 0
+    assert data["totals"]["llm_spend"] == 0.15
+    client.force_login(org_admin)
+    assert b"LLM spend" in client.get("/dashboard/").content
+
+
+def test_percent_never_rounds_to_a_misleading_100_or_0():
+    from approvals.templatetags.cwa import percent
+
+    assert [percent(v) for v in (None, 0, 1, 0.5, 0.9954, 0.004, 0.333)] == [
+        "—",
+        "0%",
+        "100%",
+        "50%",
+        "99.5%",
+        "0.4%",
+        "33%",
+    ]
