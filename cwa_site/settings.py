@@ -293,3 +293,4 @@ if REDIS_URL:
     # redis-py reads with a 5 s socket timeout by default, exactly channels-redis's blocking
     # BZPOPMIN wait: a websocket idle for 5 s then dies with "Timeout reading". Leave headroom.
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 15}]
+MIDDLEWARE.append("approvals.middleware.HtmxLoginRedirectMiddleware")

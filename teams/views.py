@@ -124,17 +124,19 @@ def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     )
     for row in streaks:
         row["name"] = type_names.get(row["action_type_id"], "?")
+    suggestions = list(
+        AutonomySuggestion.objects.filter(team=team)
+        .select_related("action_type", "decided_by")
+        .order_by("-created_at")[:20]
+    )
     context = {
         "team": team,
         "can_administer": can_administer,
         "is_org_admin": is_org_admin(request.user, team.organization),
         "levels": [(value, label, LEVEL_HELP[value]) for value, label in AutonomyLevel.choices],
         "gate_rows": _gate_rows(team),
-        "suggestions": list(
-            AutonomySuggestion.objects.filter(team=team)
-            .select_related("action_type", "decided_by")
-            .order_by("status", "-created_at")[:20]
-        ),
+        "open_suggestions": [s for s in suggestions if s.status == AutonomySuggestion.Status.OPEN],
+        "past_suggestions": [s for s in suggestions if s.status != AutonomySuggestion.Status.OPEN],
         "overrides": list(
             AutonomyOverride.objects.filter(team=team)
             .select_related("action_type", "created_by")

@@ -429,6 +429,7 @@
   /* ------------------------------------------------------------ keyboard */
 
   let current = -1;
+  let advance = false; // after a keyboard decision, move on to the next action (like Gmail)
 
   function setCurrent(index) {
     const list = rows();
@@ -481,10 +482,15 @@
           const row = target.closest(".qrow");
           const form = target.closest("#bulk-form");
           const button = row ? $("[data-reject]", row) : form ? $("button[value=reject]", form) : null;
-          if (button) button.click();
+          if (button) {
+            advance = Boolean(row);
+            button.click();
+          }
         }
         return;
       }
+      // Enter and space keep their meaning on links, buttons and the details toggle.
+      if ((e.key === "Enter" || e.key === " ") && target.closest("a, button, summary")) return;
       const row = currentRow();
       switch (e.key) {
         case "j":
@@ -506,7 +512,10 @@
             $("#bulk-form button[value=approve]").click();
           } else if (row) {
             const button = $("[data-approve]", row);
-            if (button && !button.disabled) button.click();
+            if (button && !button.disabled) {
+              advance = true;
+              button.click();
+            }
           }
           break;
         }
@@ -563,10 +572,41 @@
 
   /* ------------------------------------------------------------ htmx glue */
 
+  function nextDecidable(from) {
+    const list = rows();
+    for (let i = from + 1; i < list.length; i += 1) {
+      if ($("[data-approve]", list[i])) return i;
+    }
+    return Math.min(from + 1, list.length - 1);
+  }
+
   function initHtmx() {
+    let focusWasInside = false;
+    document.body.addEventListener("htmx:beforeSwap", (e) => {
+      const target = e.detail.target;
+      focusWasInside = Boolean(target && target.contains(document.activeElement));
+    });
     document.body.addEventListener("htmx:afterSettle", () => {
       refreshSelection();
       tickCountdowns();
+      const list = rows();
+      if (current >= 0 && list.length) {
+        if (advance) current = nextDecidable(current);
+        advance = false;
+        list.forEach((r, i) => r.classList.toggle("is-current", i === current));
+        if (focusWasInside && list[current]) list[current].focus({ preventScroll: false });
+      }
+      focusWasInside = false;
+    });
+    document.body.addEventListener("htmx:afterRequest", (e) => {
+      const form = e.detail.elt;
+      if (form && form.id === "bulk-form" && e.detail.successful) {
+        form.querySelector("[name=notes]").value = "";
+        form.querySelector("[name=all_matching]").value = "";
+        const notes = form.querySelector("[name=notes]");
+        delete notes.dataset.intent;
+        notes.placeholder = "Note for all selected (optional)";
+      }
     });
     document.body.addEventListener("htmx:responseError", (e) => {
       toast({ title: `The server answered ${e.detail.xhr.status}. Try again.`, level: "danger" });

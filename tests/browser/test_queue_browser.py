@@ -163,7 +163,7 @@ def test_keyboard_approve_and_reject(page: Page, asgi_server, demo):
     expect(row(page, newest)).to_have_class(re.compile("is-current"))
     page.keyboard.press("a")
     expect(row(page, newest).locator(".badge.status-approved")).to_be_visible()
-    page.keyboard.press("j")
+    # Like Gmail, a decision moves on to the next action.
     expect(row(page, second)).to_have_class(re.compile("is-current"))
     page.keyboard.press("r")
     page.keyboard.type("Not now")

@@ -489,3 +489,16 @@ def test_opening_an_action_reads_its_notifications(client, approver, three):
     client.force_login(approver)
     client.get(reverse("approvals:detail", args=[action.pk]))
     assert not approver.notifications.filter(action=action, read_at__isnull=True).exists()
+
+
+def test_expired_session_on_an_htmx_request_redirects_the_whole_page(client, three):
+    response = client.post(
+        reverse("approvals:decide", args=[three[0].pk]),
+        {"decision": "approve"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/approvals/?risk=high",
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2Fapprovals%2F%3Frisk%3Dhigh"
+    plain = client.get(QUEUE)
+    assert plain.status_code == 302 and "HX-Redirect" not in plain
