@@ -433,6 +433,7 @@ class Relay:
         self.reader: OutboxReader | None = None
         # One thread, so the relay keeps one database connection instead of one per poll.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cwa-live")
+        self.stopping = asyncio.Event()
 
     async def step(self) -> int:
         """One poll: returns the number of messages sent (0 when another relay holds the lease)."""
@@ -450,8 +451,11 @@ class Relay:
         return len(messages)
 
     async def run(self) -> None:
+        task = asyncio.current_task()
         try:
-            while True:
+            # `cancelling()` as well as the stop event: a cancellation that lands inside a client
+            # library (redis-py has swallowed some) must still end the loop.
+            while not self.stopping.is_set() and not (task and task.cancelling()):
                 try:
                     await self.step()
                 except asyncio.CancelledError:
@@ -460,32 +464,42 @@ class Relay:
                     # The relay's boundary: record the error, keep relaying on the next poll.
                     log.exception("live relay poll failed")
                     self.reader = None
-                await asyncio.sleep(self.interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), self.interval)
         finally:
-            await self.lease.release()
-            # Close the relay thread's connection: an open one blocks dropping a database.
-            await asyncio.get_running_loop().run_in_executor(self.executor, _close_connection)
+            # Close the relay thread's connection (an open one blocks dropping a database), in
+            # that thread and after any read still running there.
+            self.executor.submit(_close_connection)
             self.executor.shutdown(wait=False)
+            await self.lease.release()
 
 
 def _close_connection() -> None:
     connection.close()  # runs in the relay's thread: closes that thread's connection
 
 
-_relays: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+_relays: dict[asyncio.AbstractEventLoop, tuple[Relay, asyncio.Task]] = {}
 
 
 async def ensure_relay(layer: Any) -> None:
     """Start this process's relay on the running event loop unless it runs already."""
     loop = asyncio.get_running_loop()
-    task = _relays.get(loop)
-    if task is None or task.done():
-        _relays[loop] = loop.create_task(Relay(layer=layer).run(), name="cwa-live-relay")
+    running = _relays.get(loop)
+    if running is None or running[1].done():
+        relay = Relay(layer=layer)
+        _relays[loop] = (relay, loop.create_task(relay.run(), name="cwa-live-relay"))
 
 
-async def stop_relay() -> None:
-    task = _relays.pop(asyncio.get_running_loop(), None)
-    if task is not None:
+async def stop_relay(timeout: float = 10) -> None:
+    """Stop this loop's relay: let it finish its poll, cancel it only if it does not."""
+    running = _relays.pop(asyncio.get_running_loop(), None)
+    if running is None:
+        return
+    relay, task = running
+    relay.stopping.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout)
+    except TimeoutError:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

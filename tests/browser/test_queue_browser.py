@@ -78,6 +78,13 @@ def test_filter_bulk_approve_and_reject_with_a_note(page: Page, asgi_server, dem
     login(page, asgi_server, "bob")
     actions = demo["actions"]
     expect(page.locator("#queue-count")).to_have_text("6 pending")
+    unlabelled = page.evaluate(
+        """[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+            .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                          && !el.textContent.trim())
+            .map(el => el.outerHTML.slice(0, 80))"""
+    )
+    assert unlabelled == [], unlabelled
 
     page.select_option("#id_team", str(demo["support"].pk))
     expect(page).to_have_url(re.compile(r"team="))
