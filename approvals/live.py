@@ -335,11 +335,15 @@ class OutboxReader:
 
 
 def notification_url(row: dict[str, Any]) -> str:
-    """Where a notification leads: its action, the team's settings, or the inbox."""
+    """Where a notification leads: its action, the team's settings, the dashboard (circuit
+    breakers) or the inbox."""
     if row.get("action_id"):
         return reverse("approvals:detail", args=[row["action_id"]])
-    if row.get("team_id") and str(row.get("kind", "")).startswith("autonomy."):
+    kind = str(row.get("kind", ""))
+    if row.get("team_id") and kind.startswith("autonomy."):
         return reverse("teams:detail", args=[row["team_id"]])
+    if kind.startswith("breaker."):
+        return reverse("approvals:dashboard")
     return reverse("approvals:inbox")
 
 

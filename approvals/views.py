@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,9 +30,10 @@ from approvals.models import Action, Decision, Notification
 from approvals.selectors import action_get_visible
 from audit.models import AuditEvent
 from cwa_site.errors import ServiceError
-from teams.permissions import APPROVE, has_team_perm, team_ids_for
+from teams.permissions import APPROVE, team_ids_for
 
 LIVE_ROWS_MAX = 100
+BULK_LIST_MAX = 100  # per-item results listed after a bulk decision (the rest are counted)
 
 
 def _is_fragment(request: HttpRequest) -> bool:
@@ -139,7 +140,7 @@ def live_rows(request: HttpRequest) -> HttpResponse:
     user = request.user
     matching_qs = QueueFilter(params or None, queryset=pending_queue(user), user=user).qs
     matching = set(matching_qs.filter(pk__in=ids).values_list("pk", flat=True))
-    rows = list(_decorated(user).filter(pk__in=ids).order_by("-created_at"))
+    rows = list(row_annotations(user).filter(pk__in=ids).order_by("-created_at"))
     return render(
         request,
         "approvals/partials/live_rows.html",
@@ -153,15 +154,10 @@ def live_rows(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _decorated(user: Any) -> QuerySet[Action]:
-    """Actions the user may view, in any status, with the queue's row annotations."""
-    return row_annotations(user)
-
-
 def _row_response(
     request: HttpRequest, action_id: Any, *, flash: str = "", flash_level: str = "success"
 ) -> HttpResponse:
-    action = _decorated(request.user).filter(pk=action_id).first()
+    action = row_annotations(request.user).filter(pk=action_id).first()
     if action is None:
         raise Http404("No such action.")
     return render(
@@ -236,16 +232,22 @@ def bulk_decide(request: HttpRequest) -> HttpResponse:
     verb = "approved" if data["decision"] == DecisionKind.APPROVE else "rejected"
     summary = f"{len(done)} {verb}" + (f", {len(skipped)} skipped" if skipped else "")
     if _is_fragment(request):
-        decided_ids = [o.id for o in outcomes if o.result != "not_found"]
-        rows = list(_decorated(request.user).filter(pk__in=decided_ids[:LIVE_ROWS_MAX]))
+        # The selected rows come back updated in place (out of band). After "all matching"
+        # the page refreshes the rows it shows itself; the decided ones may be anywhere.
+        rows = []
+        if not data["all_matching"]:
+            decided_ids = [o.id for o in outcomes if o.result != "not_found"]
+            rows = list(row_annotations(request.user).filter(pk__in=decided_ids[:LIVE_ROWS_MAX]))
         return render(
             request,
             "approvals/partials/bulk_result.html",
             {
-                "outcomes": outcomes,
                 "summary": summary,
+                "decided": done[:BULK_LIST_MAX],
+                "decided_more": max(0, len(done) - BULK_LIST_MAX),
+                "skipped": skipped[:BULK_LIST_MAX],
+                "skipped_more": max(0, len(skipped) - BULK_LIST_MAX),
                 "rows": rows,
-                "skipped": skipped,
                 "fragment": True,
             },
         )
@@ -302,7 +304,7 @@ def _preview_context(action: Action) -> dict[str, Any]:
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    action = _decorated(request.user).filter(pk=pk).first()
+    action = row_annotations(request.user).filter(pk=pk).first()
     if action is None:
         raise Http404("No such action.")
     events = list(
@@ -316,7 +318,6 @@ def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "decisions": list(action.decisions.select_related("user").order_by("created_at")),
         "executions": list(action.executions.order_by("attempt")),
         "revisions": list(action.revisions.select_related("edited_by").order_by("revision")),
-        "can_approve_team": has_team_perm(request.user, APPROVE, action.team),
     }
     if _is_fragment(request) and request.htmx.target == "action-live":
         return render(request, "approvals/detail.html#live", context)

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -75,6 +76,14 @@ def _gate_rows(team: Team, level: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+def _count(rows: QuerySet) -> Coalesce:
+    """A per-team count of `rows` as a subquery annotation."""
+    counted = (
+        rows.filter(team_id=OuterRef("pk")).order_by().values("team_id").annotate(n=Count("pk"))
+    )
+    return Coalesce(Subquery(counted.values("n")), Value(0))
+
+
 def _waiting_to_run(team_ids: Any) -> int:
     return Action.objects.filter(team_id__in=team_ids, status=ActionStatus.APPROVED).count()
 
@@ -90,11 +99,10 @@ def index(request: HttpRequest) -> HttpResponse:
         .select_related("organization")
         .annotate(
             can_administer=Exists(administers),
-            pending=Count("actions", filter=Q(actions__status=ActionStatus.PENDING)),
-            open_suggestions=Count(
-                "autonomy_suggestions",
-                filter=Q(autonomy_suggestions__status=AutonomySuggestion.Status.OPEN),
-                distinct=True,
+            # Counted in subqueries: joining both relations would multiply one by the other.
+            pending=_count(Action.objects.filter(status=ActionStatus.PENDING)),
+            open_suggestions=_count(
+                AutonomySuggestion.objects.filter(status=AutonomySuggestion.Status.OPEN)
             ),
         )
         .order_by("organization__name", "department", "name")

@@ -204,6 +204,7 @@
 
   /* ------------------------------------------------------------ live queue rows */
 
+  let bulkAllMatching = false;
   let pendingIds = new Set();
   let pendingProposed = new Set();
   let flushTimer = null;
@@ -415,6 +416,7 @@
       const form = e.target;
       if (form.id !== "bulk-form") return;
       const all = form.querySelector("[name=all_matching]");
+      bulkAllMatching = Boolean(all && all.value);
       if (all && all.value) {
         const verb = e.submitter && e.submitter.value === "reject" ? "Reject" : "Approve";
         const total = $("[data-queue]").dataset.total;
@@ -601,6 +603,8 @@
     document.body.addEventListener("htmx:afterRequest", (e) => {
       const form = e.detail.elt;
       if (form && form.id === "bulk-form" && e.detail.successful) {
+        if (bulkAllMatching) queueChanged(rows().map((r) => r.dataset.actionId), []);
+        bulkAllMatching = false;
         form.querySelector("[name=notes]").value = "";
         form.querySelector("[name=all_matching]").value = "";
         const notes = form.querySelector("[name=notes]");

@@ -296,3 +296,24 @@ async def test_events_from_another_process_arrive(fast_relay, agent, team, mediu
     assert message["proposed"] == [action_id]
     assert await sync_to_async(AuditEvent.objects.filter(target_id=action_id).exists)()
     await stop(bob)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_garbage_from_the_browser_is_ignored(fast_relay, approver):
+    bob, _ = await connect(approver)
+    await bob.send_input({"type": "websocket.receive", "text": "{not json"})
+    await bob.send_json_to({"type": "ping"})
+    assert await bob.receive_json_from(timeout=2) == {"type": "pong"}
+    await stop(bob)
+
+
+def test_notification_links(approver, org, team):
+    action_id = "6f1c6a52-3c1e-4d7e-9a58-3c1f1e2a9b10"
+    assert (
+        live.notification_url({"action_id": action_id, "kind": "x"}) == f"/approvals/{action_id}/"
+    )
+    assert live.notification_url({"team_id": team.pk, "kind": "autonomy.suggested"}) == (
+        f"/teams/{team.pk}/"
+    )
+    assert live.notification_url({"kind": "breaker.opened"}) == "/dashboard/"
+    assert live.notification_url({"kind": "team.status"}) == "/inbox/"

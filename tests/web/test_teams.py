@@ -192,3 +192,32 @@ def test_approver_cannot_accept_a_suggestion(client, approver, team, medium_type
     client.post(reverse("teams:suggestion", args=[suggestion.pk]), {"decision": "accept"})
     suggestion.refresh_from_db()
     assert suggestion.status == "open" and not AutonomyOverride.objects.exists()
+
+
+def test_index_counts_do_not_multiply_and_stay_constant(
+    client, org_admin, team, agent, medium_type, org
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):
+        propose(agent, team, medium_type)
+    for key in ("a", "b"):
+        AutonomySuggestion.objects.create(
+            organization=org,
+            team=team,
+            action_type=f.make_action_type(org, key, risk="medium"),
+            streak=21,
+            highest_risk="medium",
+        )
+    client.force_login(org_admin)
+    client.get("/teams/")
+    with CaptureQueriesContext(connection) as few:
+        page = client.get("/teams/")
+    row = page.context["teams"][0]
+    assert (row.pending, row.open_suggestions) == (3, 2)
+    for i in range(4):
+        f.make_team(org, f"More {i}")
+    with CaptureQueriesContext(connection) as many:
+        client.get("/teams/")
+    assert len(many) == len(few)
