@@ -20,13 +20,17 @@ run: $(STAMP)
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py start
 
+# The browser tests run in their own pytest invocation after the main suite: Playwright's sync
+# API keeps an event loop running, which needs DJANGO_ALLOW_ASYNC_UNSAFE and would break the
+# asyncio tests if they shared a process. Without /usr/bin/chromium they are skipped.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-browser
 
 test-browser: $(STAMP)
-	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -m browser -p no:randomly $(PYTEST_ARGS)
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -m browser -p no:randomly $(PYTEST_ARGS) tests/browser
 
-test-all: test test-browser
+test-all: test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

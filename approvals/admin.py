@@ -13,8 +13,10 @@ from approvals.models import (
     Action,
     ActionRevision,
     AutonomyOverride,
+    AutonomySuggestion,
     CircuitBreaker,
     Decision,
+    DigestDelivery,
     Execution,
     Notification,
     SlackMessage,
@@ -258,3 +260,37 @@ class SlackMessageAdmin(ScopedReadOnly):
     list_filter = ["state"]
     search_fields = ["channel", "ts", "error"]
     list_select_related = ["action"]
+
+
+@admin.register(AutonomySuggestion)
+class AutonomySuggestionAdmin(ScopedReadOnly):
+    """Accepted or dismissed on the team settings page (one click, audited)."""
+
+    list_display = [
+        "team",
+        "action_type",
+        "streak",
+        "highest_risk",
+        "status",
+        "created_at",
+        "decided_by",
+    ]
+    list_filter = ["status", "highest_risk"]
+    search_fields = ["team__name", "action_type__key"]
+    list_select_related = ["team", "action_type", "decided_by"]
+
+
+@admin.register(DigestDelivery)
+class DigestDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["user", "day", "sent_at", "pending_count"]
+    list_filter = ["day"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(
+            user__org_memberships__organization__in=admin_organization_ids(request.user)
+        ).distinct()

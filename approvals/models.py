@@ -453,3 +453,82 @@ class SlackMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} in Slack {self.channel}"
+
+
+class AutonomySuggestion(models.Model):
+    """Earned autonomy: a long run of approvals, without a rejection, of one action type in one
+    team, offered to the team's admins as an override that runs it automatically.
+
+    The system only suggests; a person accepts (an `AutonomyOverride` with mode auto is created,
+    audited, revocable) or dismisses it. A dismissed pair is suggested again only after another
+    full streak. Critical actions are never suggested.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DISMISSED = "dismissed", "Dismissed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "teams.Organization", on_delete=models.CASCADE, related_name="autonomy_suggestions"
+    )
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="autonomy_suggestions"
+    )
+    action_type = models.ForeignKey(
+        "policies.ActionType", on_delete=models.CASCADE, related_name="autonomy_suggestions"
+    )
+    streak = models.PositiveIntegerField(help_text="Approvals in a row when suggested.")
+    highest_risk = models.CharField(max_length=10, choices=RiskLevel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    override = models.ForeignKey(
+        AutonomyOverride, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "action_type"],
+                condition=Q(status="open"),
+                name="uniq_open_autonomy_suggestion",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "accepted", "dismissed"]),
+                name="autonomy_suggestion_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(highest_risk=RiskLevel.CRITICAL),
+                name="autonomy_suggestion_never_critical",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: auto-run {self.action_type.key}? ({self.streak} approvals)"
+
+
+class DigestDelivery(models.Model):
+    """One daily digest e-mail to one person on one day: the row is written before sending, so
+    a digest task that runs twice sends nothing twice."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries"
+    )
+    day = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+    pending_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="uniq_digest_per_user_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"digest for {self.user} on {self.day}"

@@ -3,10 +3,16 @@ change it reports, so a rolled-back change notifies nobody."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from smtplib import SMTPException
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from approvals.models import Notification
@@ -107,13 +113,114 @@ def notify_action_outcome(action: Any, *, failed: bool) -> None:
     )
 
 
-def notifications_mark_read(*, user: Any, ids: list[int] | None = None) -> int:
-    """Mark the user's own notifications read: these ids, or all unread when `ids` is None.
+# --------------------------------------------------------------------------- inbox
 
-    Other people's ids are silently ignored (they are not the user's to mark). Returns how many
-    changed.
-    """
+
+def notifications_mark_read(
+    *,
+    user: Any,
+    ids: list[int] | None = None,
+    action_id: Any | None = None,
+    everything: bool = False,
+) -> int:
+    """Mark the user's own notifications read: some ids, those about one action, or all.
+    Read state is the person's own inbox state, not a change to the organization, so it is
+    not audited. Returns how many changed."""
     unread = Notification.objects.filter(user_id=user.pk, read_at__isnull=True)
-    if ids is not None:
-        unread = unread.filter(pk__in=ids)
+    if not everything:
+        if action_id is not None:
+            unread = unread.filter(action_id=action_id)
+        elif ids:
+            unread = unread.filter(pk__in=ids)
+        else:
+            return 0
     return unread.update(read_at=timezone.now())
+
+
+def unread_count(user: Any) -> int:
+    return Notification.objects.filter(user_id=user.pk, read_at__isnull=True).count()
+
+
+# --------------------------------------------------------------------------- daily digest
+
+
+def digest_recipient_ids() -> list[Any]:
+    """People who get the digest: active members of an organization with an e-mail address,
+    not agents' service accounts, and not opted out in their profile."""
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, org_memberships__isnull=False)
+        .exclude(email="")
+        .exclude(agent__isnull=False)
+        .exclude(profile__daily_digest=False)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def digest_context(*, user: Any, now: Any = None) -> dict[str, Any]:
+    """What the digest says: what waits for this person, what went wrong in their teams since
+    yesterday, what ran by itself, and their unread count. A handful of queries per person."""
+    from approvals.choices import ActionStatus
+    from approvals.selectors import actions_decidable_by, actions_visible_to
+
+    now = now or timezone.now()
+    since = now - timedelta(days=1)
+    waiting = actions_decidable_by(user).filter(expires_at__gt=now).order_by("expires_at")
+    visible = actions_visible_to(user)
+    problems = visible.filter(
+        finished_at__gte=since,
+        status__in=(ActionStatus.FAILED, ActionStatus.NEEDS_ATTENTION),
+    ).order_by("-finished_at")
+    waiting_count = waiting.count()
+    shown = list(waiting[:10])
+    return {
+        "user": user,
+        "now": now,
+        "site_url": settings.SITE_URL,
+        "waiting_count": waiting_count,
+        "waiting": shown,
+        "waiting_more": waiting_count - len(shown),
+        "expiring_count": waiting.filter(expires_at__lte=now + timedelta(hours=4)).count(),
+        "problem_count": problems.count(),
+        "problems": list(problems[:5]),
+        "auto_count": visible.filter(created_at__gte=since, auto_approved=True).count(),
+        "unread": unread_count(user),
+    }
+
+
+def digest_send(*, user_id: Any, day: date | None = None) -> bool:
+    """Send one person's digest for `day`, at most once: the delivery row is claimed (unique per
+    person and day) before sending and released if sending fails, so a retry can send it."""
+    from approvals.models import DigestDelivery
+
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.email:
+        return False
+    now = timezone.now()
+    day = day or now.date()
+    context = digest_context(user=user, now=now)
+    if not (context["waiting_count"] or context["problem_count"] or context["unread"]):
+        return False  # nothing to say: no e-mail
+    try:
+        with transaction.atomic():
+            delivery = DigestDelivery.objects.create(
+                user=user, day=day, pending_count=context["waiting_count"]
+            )
+    except IntegrityError:
+        return False  # already sent today
+    subject = f"CWA: {context['waiting_count']} waiting for you"
+    if context["problem_count"]:
+        subject += f", {context['problem_count']} need attention"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("emails/digest.txt", context),
+        to=[user.email],
+    )
+    message.attach_alternative(render_to_string("emails/digest.html", context), "text/html")
+    try:
+        message.send()
+    except (OSError, SMTPException):
+        DigestDelivery.objects.filter(pk=delivery.pk).delete()
+        raise
+    return True

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import transaction
+from django.utils import timezone
 
 from approvals import dispatch, execution, services
 
@@ -25,3 +28,33 @@ def sweep() -> dict[str, int]:
     expired = services.actions_expire_due()
     nudged = services.actions_remind_and_escalate()
     return {"expired": expired, **nudged, **execution.actions_sweep()}
+
+
+def send_daily_digests() -> int:
+    """Every morning: one digest task per person (each sends at most once per day)."""
+    from django_q.tasks import async_task
+
+    from approvals.notifications import digest_recipient_ids
+
+    day = timezone.now().date().isoformat()
+    with transaction.atomic():
+        user_ids = digest_recipient_ids()
+        for user_id in user_ids:
+            async_task(DIGEST, user_id, day, task_name=f"digest {user_id} {day}")
+    return len(user_ids)
+
+
+def send_digest(user_id: int, day: str) -> bool:
+    from approvals.notifications import digest_send
+
+    return digest_send(user_id=user_id, day=date.fromisoformat(day))
+
+
+def refresh_autonomy_suggestions() -> int:
+    """Hourly: suggest earned autonomy where a long streak of approvals has built up."""
+    from approvals.autonomy import autonomy_suggestions_refresh
+
+    return autonomy_suggestions_refresh()
+
+
+DIGEST = "approvals.tasks.send_digest"

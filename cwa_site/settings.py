@@ -335,3 +335,18 @@ CWA_LLM_PRICES = {
     "claude-haiku-4-5": (1.00, 5.00),
     "claude-3-5-haiku": (0.80, 4.00),
 }
+
+# --- Web pages and live push (approvals/views.py, approvals/live.py)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("approvals.context_processors.navigation")
+# The relay reads the outbox (audit chain + notifications) this often, in seconds.
+CWA_LIVE_POLL_SECONDS = float(os.environ.get("CWA_LIVE_POLL_SECONDS", "0.5"))
+CWA_QUEUE_PAGE_SIZE = env_int("CWA_QUEUE_PAGE_SIZE", 50)
+# "Select all matching" decides at most this many actions in one request.
+CWA_BULK_DECISION_MAX = env_int("CWA_BULK_DECISION_MAX", 2000)
+# Earned autonomy: approvals in a row (no rejection) before an override is suggested.
+CWA_AUTONOMY_SUGGESTION_STREAK = env_int("CWA_AUTONOMY_SUGGESTION_STREAK", 20)
+if REDIS_URL:
+    # redis-py reads with a 5 s socket timeout by default, exactly channels-redis's blocking
+    # BZPOPMIN wait: a websocket idle for 5 s then dies with "Timeout reading". Leave headroom.
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 15}]
+MIDDLEWARE.append("approvals.middleware.HtmxLoginRedirectMiddleware")

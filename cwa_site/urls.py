@@ -2,12 +2,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
+from approvals import views as approval_views
 from cwa_site import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path("", approval_views.home, name="home"),
+    path("", include("approvals.urls")),
+    path("teams/", include("teams.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("cwa_site.api_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

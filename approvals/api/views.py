@@ -320,6 +320,8 @@ class NotificationMarkReadView(GenericAPIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         marked = notifications_mark_read(
-            user=request.user, ids=serializer.validated_data.get("ids")
+            user=request.user,
+            ids=serializer.validated_data.get("ids"),
+            everything="ids" not in serializer.validated_data,
         )
         return Response({"marked": marked})
