@@ -4,6 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DEBUG ?= true
+# `make run PORT=8080` serves there; links and the demo's webhook receivers follow the port.
+PORT ?= 8000
+export PORT
+export SITE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test test-browser test-all lint format bench install clean
 

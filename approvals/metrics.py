@@ -209,7 +209,7 @@ def dashboard_metrics(
 
 
 def daily_trend(
-    *, user: Any, days: int = TREND_DAYS, now: datetime | None = None
+    *, user: Any, days: int = TREND_DAYS, now: datetime | None = None, organization_id: Any = None
 ) -> list[dict[str, Any]]:
     """Per day for the last `days` days: proposals (ran by themselves / needed a person) and
     finished executions (succeeded / failed). Two GROUP BY queries; missing days are zeros."""
@@ -217,6 +217,8 @@ def daily_trend(
     first: date = (now - timedelta(days=days - 1)).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo)
     actions = Action.objects.filter(team_id__in=team_ids_for(user, VIEW))
+    if organization_id is not None:
+        actions = actions.filter(organization_id=organization_id)
     proposed = (
         actions.filter(created_at__gte=start)
         .annotate(day=TruncDate("created_at"))

@@ -27,8 +27,16 @@ AUDIENCE_ROLES = {
 
 
 def audience_user_ids(*, organization_id: Any, team_id: Any | None, audience: str) -> list[Any]:
-    """Users of the team with a role in `audience`, plus the organization's admins."""
+    """Users of the team with a role in `audience`, plus the organization's admins; with the
+    audience "organization", every member of the organization (e.g. the kill switch)."""
     users = get_user_model().objects.filter(is_active=True)
+    if audience == "organization":
+        members = OrganizationMember.objects.filter(organization_id=organization_id)
+        return list(
+            users.filter(pk__in=members.values("user_id"), agent__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
     org_admins = OrganizationMember.objects.filter(
         organization_id=organization_id, role=OrgRole.ADMIN
     ).values("user_id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 
 from approvals.choices import ActionStatus
@@ -44,7 +45,7 @@ def action_get_visible(user: Any, action_id: Any) -> Action | None:
     """One action if the user may see it; None for missing and forbidden alike."""
     try:
         return actions_visible_to(user).get(pk=action_id)
-    except (Action.DoesNotExist, ValueError, TypeError):
+    except (Action.DoesNotExist, ValidationError, ValueError, TypeError):
         return None
 
 
@@ -59,7 +60,7 @@ def action_detail_visible(user: Any, action_id: Any) -> Action | None:
             )
             .get(pk=action_id)
         )
-    except (Action.DoesNotExist, ValueError, TypeError):
+    except (Action.DoesNotExist, ValidationError, ValueError, TypeError):
         return None
 
 

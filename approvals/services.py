@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -546,7 +547,7 @@ def _locked_visible(actor: AbstractBaseUser, action_id: Any) -> Action:
             .select_related("team", "action_type")
             .get(action_visibility(actor), pk=action_id)
         )
-    except (Action.DoesNotExist, ValueError, TypeError):
+    except (Action.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("No such action.")
 
 

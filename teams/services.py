@@ -123,6 +123,18 @@ def organization_set_kill_switch(
             target=org,
             data={"reason": reason},
         )
+        notify(
+            organization_id=org.pk,
+            team_id=None,
+            kind="organization.paused" if paused else "organization.resumed",
+            audience="organization",
+            level="danger" if paused else "info",
+            title=f"Automation {'paused' if paused else 'resumed'} for {org.name} by "
+            f"{actor.get_username()}",
+            body=(reason or "Every proposal waits for a person; nothing runs until resumed.")
+            if paused
+            else "Approved actions that waited run now.",
+        )
         if not paused:
             _resume_waiting(team_ids=list(org.teams.values_list("pk", flat=True)))
     return org

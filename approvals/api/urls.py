@@ -1,6 +1,7 @@
 from django.urls import path
 
 from approvals.api import views
+from approvals.api.metrics import MetricsView
 
 urlpatterns = [
     path("action-types/", views.ActionTypeListView.as_view(), name="api-action-types"),
@@ -14,6 +15,7 @@ urlpatterns = [
         views.DecisionView.as_view(),
         name="api-action-decision",
     ),
+    path("metrics/", MetricsView.as_view(), name="api-metrics"),
     path("notifications/", views.NotificationListView.as_view(), name="api-notifications"),
     path(
         "notifications/mark-read/",

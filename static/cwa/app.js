@@ -176,13 +176,7 @@
             ? `Automation was stopped by ${msg.actor} (kill switch): every proposal waits for a person and nothing runs.`
             : "";
         }
-        toast({
-          title: msg.paused
-            ? `Automation stopped by ${msg.actor}${msg.reason ? ": " + msg.reason : ""}`
-            : `Automation resumed by ${msg.actor}`,
-          kind: "Kill switch",
-          level: msg.paused ? "danger" : "success",
-        });
+        // The toast comes with the stored notification (kind organization.*), like team pauses.
         break;
       }
     }

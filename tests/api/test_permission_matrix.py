@@ -129,6 +129,14 @@ CASES: list[tuple[str, str, str, Any, list[int]]] = [
     ("audit", "get", "/api/v1/audit/", None, [401, 200, 200, 200, 200, 200]),
     ("workitems", "get", "/api/v1/workitems/", None, [401, 200, 200, 200, 200, 200]),
     ("policies", "get", "/api/v1/policies/", None, [401, 200, 200, 200, 200, 200]),
+    ("metrics", "get", "/api/v1/metrics/", None, [401, 200, 200, 200, 200, 200]),
+    (
+        "metrics of an org",
+        "get",
+        "/api/v1/metrics/?organization={org}",
+        None,
+        [401, 200, 200, 200, 200, 404],
+    ),
     ("connectors list", "get", "/api/v1/connectors/", None, [401, 200, 200, 200, 200, 200]),
     (
         "connectors create",

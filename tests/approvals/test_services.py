@@ -339,3 +339,13 @@ def test_stale_high_risk_is_escalated_to_org_admins_once(team, proposer, approve
     assert escalation.user == org_admin and escalation.action_id == old.pk
     assert AuditEvent.objects.filter(verb="action.escalated", target_id=str(old.pk)).exists()
     assert not Notification.objects.filter(kind="action.escalated", action=fresh).exists()
+
+
+def test_malformed_ids_are_not_found_everywhere(team, proposer, approver):
+    from approvals.selectors import action_detail_visible, action_get_visible
+
+    for bad in ("not-a-uuid", "123", "", None):
+        assert action_get_visible(approver, bad) is None
+        assert action_detail_visible(approver, bad) is None
+        with pytest.raises(NotFound):
+            action_cancel(actor=approver, action_id=bad)

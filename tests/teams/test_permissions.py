@@ -106,3 +106,18 @@ def test_membership_set(team, org_admin, other_org):
     f.make_user("stranger", other_org)
     with pytest.raises(InvalidInput, match="No user 'stranger'"):
         membership_set(actor=org_admin, team=team, username="stranger", role="viewer")
+
+
+def test_kill_switch_notifies_every_member_of_the_organization(
+    org, approver, viewer, org_admin, other_org
+):
+    outsider = f.make_user("mallory", other_org)
+    organization_set_kill_switch(actor=org_admin, organization=org, paused=True, reason="incident")
+    told = set(
+        Notification.objects.filter(kind="organization.paused").values_list(
+            "user__username", flat=True
+        )
+    )
+    assert {"alice", "bob", "carol"} <= told and outsider.username not in told
+    organization_set_kill_switch(actor=org_admin, organization=org, paused=False)
+    assert Notification.objects.filter(kind="organization.resumed", user=viewer).exists()
