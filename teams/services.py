@@ -34,41 +34,68 @@ def _resume_waiting(*, team_ids: list[Any]) -> None:
     enqueue_execution(waiting)
 
 
+def _team_field_change(
+    *,
+    actor: AbstractBaseUser,
+    team: Team,
+    field: str,
+    value: str,
+    reason: str,
+    refusal: str,
+    verb: str,
+) -> tuple[Team, str | None]:
+    """Change one field of a team as its admin: permission-checked, history with the reason, audited.
+    Returns the locked team and the previous value (None when nothing changed). Call it inside
+    the caller's transaction."""
+    if not has_team_perm(actor, VIEW, team):
+        raise NotFound("Team not found.")
+    if not has_team_perm(actor, ADMINISTER, team):
+        raise Forbidden(f"Only admins of {team.name} can {refusal}.")
+    locked = Team.objects.select_for_update().get(pk=team.pk)
+    before = getattr(locked, field)
+    if before == value:
+        return locked, None
+    setattr(locked, field, value)
+    locked._change_reason = reason
+    locked.save(update_fields=[field])
+    audit_record(
+        organization=locked.organization_id,
+        verb=verb,
+        actor=actor,
+        target=locked,
+        team=locked,
+        data={"from": before, "to": value, "reason": reason},
+    )
+    return locked, before
+
+
 def team_set_status(*, actor: AbstractBaseUser, team: Team, status: str, reason: str = "") -> Team:
     """Pause or resume a team. Paused: every proposal waits for a person and nothing runs."""
     if status not in TeamStatus.values:
         raise InvalidInput(f"Unknown team status {status!r}.", field="status")
-    if not has_team_perm(actor, VIEW, team):
-        raise NotFound("Team not found.")
-    if not has_team_perm(actor, ADMINISTER, team):
-        raise Forbidden(f"Only admins of {team.name} can pause or resume it.")
     with transaction.atomic():
-        locked = Team.objects.select_for_update().get(pk=team.pk)
-        if locked.status == status:
-            return locked
-        before = locked.status
-        locked.status = status
-        locked._change_reason = reason
-        locked.save(update_fields=["status"])
-        audit_record(
-            organization=locked.organization_id,
-            verb="team.status_changed",
+        locked, before = _team_field_change(
             actor=actor,
-            target=locked,
-            team=locked,
-            data={"from": before, "to": status, "reason": reason},
+            team=team,
+            field="status",
+            value=status,
+            reason=reason,
+            refusal="pause or resume it",
+            verb="team.status_changed",
         )
+        if before is None:
+            return locked
+        paused = status == TeamStatus.PAUSED
         notify(
             organization_id=locked.organization_id,
             team_id=locked.pk,
             kind="team.status",
             audience="members",
-            level="warning" if status == TeamStatus.PAUSED else "info",
-            title=f"{locked.name} was {'paused' if status == TeamStatus.PAUSED else 'resumed'} by "
-            f"{actor.get_username()}",
+            level="warning" if paused else "info",
+            title=f"{locked.name} was {'paused' if paused else 'resumed'} by {actor.get_username()}",
             body=reason,
         )
-        if status == TeamStatus.ACTIVE:
+        if not paused:
             _resume_waiting(team_ids=[locked.pk])
     return locked
 
@@ -79,25 +106,15 @@ def team_set_autonomy(
     """Change a team's autonomy level. Applies to proposals from now on, never retroactively."""
     if autonomy_level not in AutonomyLevel.values:
         raise InvalidInput(f"Unknown autonomy level {autonomy_level!r}.", field="autonomy_level")
-    if not has_team_perm(actor, VIEW, team):
-        raise NotFound("Team not found.")
-    if not has_team_perm(actor, ADMINISTER, team):
-        raise Forbidden(f"Only admins of {team.name} can change its autonomy level.")
     with transaction.atomic():
-        locked = Team.objects.select_for_update().get(pk=team.pk)
-        if locked.autonomy_level == autonomy_level:
-            return locked
-        before = locked.autonomy_level
-        locked.autonomy_level = autonomy_level
-        locked._change_reason = reason
-        locked.save(update_fields=["autonomy_level"])
-        audit_record(
-            organization=locked.organization_id,
-            verb="team.autonomy_changed",
+        locked, _ = _team_field_change(
             actor=actor,
-            target=locked,
-            team=locked,
-            data={"from": before, "to": autonomy_level, "reason": reason},
+            team=team,
+            field="autonomy_level",
+            value=autonomy_level,
+            reason=reason,
+            refusal="change its autonomy level",
+            verb="team.autonomy_changed",
         )
     return locked
 
