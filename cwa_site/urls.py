@@ -10,6 +10,8 @@ urlpatterns = [
     path("", approval_views.home, name="home"),
     path("", include("approvals.urls")),
     path("teams/", include("teams.urls")),
+    path("workitems/", include("workitems.page_urls")),
+    path("policies/", include("policies.page_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("cwa_site.api_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
