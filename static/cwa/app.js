@@ -590,7 +590,9 @@
         if (advance) current = nextDecidable(current);
         advance = false;
         list.forEach((r, i) => r.classList.toggle("is-current", i === current));
-        if (focusWasInside && list[current]) list[current].focus({ preventScroll: false });
+        // Give focus back to the queue only if nothing else took it meanwhile (a quick "/").
+        const idle = !document.activeElement || document.activeElement === document.body;
+        if (focusWasInside && idle && list[current]) list[current].focus({ preventScroll: false });
       }
       focusWasInside = false;
     });
