@@ -294,7 +294,7 @@ def _preview_context(action: Action) -> dict[str, Any]:
         "revision": latest_revision,
         "similar": similar,
         "tally": tally,
-        "policy": getattr(action, "policy", None),
+        "policy": action.policy,
     }
 
 

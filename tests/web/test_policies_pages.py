@@ -333,3 +333,17 @@ def test_detail_query_count_does_not_grow(client, viewer, history, org, team, ag
         html = client.get(f"/policies/{policy.pk}/").content.decode()
     assert html.count("OPS-") >= 15
     assert len(few) == len(many), [q["sql"] for q in many.captured_queries]
+
+
+def test_action_pages_link_the_policy_that_proposed(client, approver, org, team, medium_type):
+    from approvals.services import action_propose
+
+    policy = make_policy(org, medium_type, "Nudge stalled", team=team)
+    action = action_propose(
+        actor=None, team=team, action_type=medium_type, payload={"note": "n"}, policy=policy
+    ).action
+    client.force_login(approver)
+    link = f'href="/policies/{policy.pk}/"'
+    assert link in client.get(f"/approvals/{action.pk}/").content.decode()
+    preview = client.get(f"/approvals/{action.pk}/preview/", headers={"HX-Request": "true"})
+    assert link in preview.content.decode()
