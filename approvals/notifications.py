@@ -101,8 +101,9 @@ def notify_action_pending(action: Any) -> None:
         team_id=action.team_id,
         kind="action.pending",
         level=Notification.Level.DANGER if high else Notification.Level.INFO,
-        title=f"#{action.number} waits for approval: {action.title}",
-        body=action.gate_reason,
+        title=f"#{action.number} {action.action_type.name} ({action.risk_level}) waits for "
+        f"approval in {action.team.name}",
+        body=f"{action.title}\nWhy held: {action.gate_reason}",
         action_id=action.pk,
         exclude_user_id=action.proposed_by_id,
     )
