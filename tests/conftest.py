@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,26 @@ def _sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=Fals
 
 
 PgOps.sql_flush = _sql_flush
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """CI's second pass sets CWA_REQUIRE_SERVICES: then PostgreSQL-only tests must not be
+    skipped and the Redis channel layer must be reachable, or the run fails at once."""
+    if not os.environ.get("CWA_REQUIRE_SERVICES"):
+        return
+    from django.conf import settings
+
+    if connection.vendor != "postgresql":
+        pytest.exit("CWA_REQUIRE_SERVICES is set but DATABASE_URL is not PostgreSQL", returncode=2)
+    if not settings.REDIS_URL:
+        pytest.exit("CWA_REQUIRE_SERVICES is set but REDIS_URL is empty", returncode=2)
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"Redis at REDIS_URL is not reachable: {exc}", returncode=2)
+
 
 is_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (run in CI's PostgreSQL pass)"
