@@ -12,18 +12,6 @@ from rest_framework.test import APIClient
 from approvals.services import action_propose
 from teams.choices import OrgRole, Role
 from tests import factories as f
-from workitems import crypto
-
-TEST_FERNET_KEY = "8cKzQ9Vb0mWl4o1n3f2Yp5s6t7u8v9w0x1y2z3A4B5c="
-
-
-@pytest.fixture(autouse=True)
-def _encryption_key(settings):
-    # Connector secrets need a Fernet key outside DEBUG (tests run with DEBUG off).
-    settings.CWA_ENCRYPTION_KEY = TEST_FERNET_KEY
-    crypto._fernet.cache_clear()
-    yield
-    crypto._fernet.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from cwa_site.errors import NotFound
 from tests import factories as f
 from tests.conftest import drain_tasks
 from tests.fakes import slack as slack_replies
-from tests.fakes.connectors import encryption_key, slack_connector  # noqa: F401
+from tests.fakes.connectors import slack_connector  # noqa: F401
 from tests.fakes.http_server import Reply
 from tests.fakes.slack import FakeSlack
 

@@ -22,8 +22,7 @@ from cwa_site.errors import InvalidInput
 from tests import factories as f
 from tests.conftest import drain_tasks
 from tests.fakes import slack as slack_replies
-from tests.fakes.connectors import (  # noqa: F401 (encryption_key is an autouse fixture)
-    encryption_key,
+from tests.fakes.connectors import (  # noqa: F401 (pytest fixtures)
     jira_connector,
     linear_connector,
     slack_connector,

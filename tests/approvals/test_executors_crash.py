@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -30,8 +31,6 @@ from teams.choices import AutonomyLevel, OrgRole, Role
 from tests import factories as f
 from tests.conftest import drain_tasks
 from tests.fakes.connectors import (  # noqa: F401
-    TEST_ENCRYPTION_KEY,
-    encryption_key,
     linear_connector,
     slack_connector,
 )
@@ -61,7 +60,7 @@ def start_worker(action_id) -> subprocess.Popen:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cwa_site.test_settings",
         "DATABASE_URL": _database_url(),
-        "CWA_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
+        "CWA_ENCRYPTION_KEY": settings.CWA_ENCRYPTION_KEY,
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(

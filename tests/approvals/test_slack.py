@@ -27,7 +27,6 @@ from teams.models import UserProfile
 from tests import factories as f
 from tests.conftest import drain_tasks
 from tests.fakes.connectors import (  # noqa: F401
-    encryption_key,
     make_connector,
     slack_connector,
     slack_headers,

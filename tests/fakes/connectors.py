@@ -5,27 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from workitems import crypto
 from workitems.choices import ConnectorKind
 from workitems.models import Connector
 
 SIGNING_SECRET = "test-secret"
-# A fixed Fernet key: tests run with DEBUG off, where connector secrets need a real key.
-TEST_ENCRYPTION_KEY = "hJ0mXHcZ0sMkS2n3mRf8m8cDk9D3VqEw6mJ0sQ8y3ZQ="
-
-
-@pytest.fixture(autouse=True)
-def encryption_key(settings: Any) -> Iterator[str]:
-    """Import into a test module (autouse there) to store connector secrets."""
-    settings.CWA_ENCRYPTION_KEY = TEST_ENCRYPTION_KEY
-    crypto._fernet.cache_clear()
-    yield TEST_ENCRYPTION_KEY
-    crypto._fernet.cache_clear()
 
 
 def make_connector(
