@@ -13,7 +13,6 @@ class ActionStatus(models.TextChoices):
     NEEDS_ATTENTION = "needs_attention", "Needs attention"
 
 
-OPEN_STATUSES = (ActionStatus.PENDING, ActionStatus.APPROVED, ActionStatus.EXECUTING)
 FINAL_STATUSES = (
     ActionStatus.REJECTED,
     ActionStatus.EXPIRED,
@@ -21,26 +20,6 @@ FINAL_STATUSES = (
     ActionStatus.SUCCEEDED,
     ActionStatus.FAILED,
 )
-
-# Every allowed status change. Services assert against this table; conditional UPDATEs use the
-# "from" side so a row that moved meanwhile is left alone.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    ActionStatus.PENDING: frozenset(
-        {ActionStatus.APPROVED, ActionStatus.REJECTED, ActionStatus.EXPIRED, ActionStatus.CANCELLED}
-    ),
-    ActionStatus.APPROVED: frozenset({ActionStatus.EXECUTING, ActionStatus.CANCELLED}),
-    ActionStatus.EXECUTING: frozenset(
-        {
-            ActionStatus.SUCCEEDED,
-            ActionStatus.FAILED,
-            ActionStatus.NEEDS_ATTENTION,
-            ActionStatus.APPROVED,  # a transient failure waiting for its retry
-        }
-    ),
-    ActionStatus.NEEDS_ATTENTION: frozenset(
-        {ActionStatus.APPROVED, ActionStatus.SUCCEEDED, ActionStatus.FAILED}
-    ),
-}
 
 
 class DecisionKind(models.TextChoices):
