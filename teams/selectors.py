@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from cwa_site.errors import Forbidden, InvalidInput
@@ -18,8 +19,8 @@ def teams_visible_to(user: Any) -> QuerySet[Team]:
 def team_get_visible(user: Any, team_id: Any) -> Team | None:
     """One team if the user may see it; None for missing and forbidden alike."""
     try:
-        return teams_for(user, VIEW).get(pk=team_id)
-    except (Team.DoesNotExist, ValueError, TypeError):
+        return teams_for(user, VIEW).select_related("organization").get(pk=team_id)
+    except (Team.DoesNotExist, ValidationError, ValueError, TypeError):
         return None
 
 

@@ -40,6 +40,7 @@ from teams.permissions import (
     is_org_admin,
     team_ids_for,
 )
+from teams.selectors import team_get_visible
 
 LEVEL_HELP = {
     AutonomyLevel.SUPERVISED: "Every action waits for a person.",
@@ -49,11 +50,7 @@ LEVEL_HELP = {
 
 
 def _visible_team(user: Any, pk: uuid.UUID) -> Team:
-    team = (
-        Team.objects.filter(pk=pk, id__in=team_ids_for(user, VIEW))
-        .select_related("organization")
-        .first()
-    )
+    team = team_get_visible(user, pk)
     if team is None:
         raise Http404("Team not found.")
     return team
